@@ -1,0 +1,1 @@
+"""Instruction data: sources, record validation, dedup and decontamination."""

@@ -1,0 +1,1 @@
+"""Benchmarks, generation backends, sandboxed execution and pass@k."""

@@ -1,0 +1,174 @@
+"""IFD / PPL scoring engine: exact, batched by token budget, packed.
+
+For each sample the conditioned sequence is BOS + prompt + answer + EOS and the
+unconditioned one is BOS + the *same answer token ids*. Both become segments in
+packed rows (positions restart per segment, no attention mask, no KV cache), so a
+batch scores many samples in one forward pass and never lets them see each other.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from codesift.packing import first_fit_decreasing, pack_rows
+from codesift.templates import Encoded, encode
+
+
+@dataclass
+class Score:
+    ce_cond: float | None = None
+    ce_uncond: float | None = None
+    ifd: float | None = None
+    loss_ratio: float | None = None
+    ppl_cond: float | None = None
+    n_answer_tokens: int = 0
+    truncated: bool = False
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def segments(enc: Encoded, bos_id: int | None) -> tuple[tuple[list[int], list[int]], ...]:
+    """(ids, labels) of the conditioned and unconditioned sequences of one sample.
+
+    Without a BOS token nothing can predict the first answer token unconditioned,
+    so it is dropped from both means.
+    """
+    answer = enc.answer_ids
+    cond_labels = enc.labels()
+    if bos_id is None:
+        cond_labels[enc.n_prompt] = -100
+        uncond = (answer, list(answer))  # pack_rows masks the first label
+    else:
+        uncond = ([bos_id, *answer], [-100, *answer])
+    return (enc.input_ids, cond_labels), uncond
+
+
+def batches(lengths: Sequence[int], capacity: int, batch_tokens: int) -> list[list[list[int]]]:
+    """Pack sequences into rows of <= `capacity` tokens, then rows into batches whose
+    padded size (rows x widest row) stays within `batch_tokens`."""
+    bins = first_fit_decreasing(lengths, capacity)
+    widths = [sum(lengths[i] for i in b) for b in bins]
+    order = sorted(range(len(bins)), key=lambda b: (-widths[b], b))
+    out: list[list[list[int]]] = []
+    out_width = 0
+    for b in order:
+        if out and (len(out[-1]) + 1) * out_width <= batch_tokens:
+            out[-1].append(bins[b])
+        else:
+            out.append([bins[b]])
+            out_width = widths[b]  # the first row of a batch is its widest
+    return out
+
+
+@torch.no_grad()
+def segment_nll(model: PreTrainedModel,
+                rows: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sum of NLL and token count per segment id in a packed batch."""
+    dev = model.device
+    logits = model(input_ids=rows["input_ids"].to(dev), position_ids=rows["position_ids"].to(dev),
+                   use_cache=False).logits.float()
+    labels = rows["labels"][:, 1:].to(dev)
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none",
+                          ignore_index=-100)
+    seg = rows["segment_ids"][:, 1:].to(dev)
+    keep = labels != -100
+    ids, inverse = torch.unique(seg[keep], return_inverse=True)
+    sums = torch.zeros(len(ids), device=dev, dtype=torch.float64).index_add_(
+        0, inverse, nll[keep].double())
+    counts = torch.zeros(len(ids), device=dev, dtype=torch.long).index_add_(
+        0, inverse, torch.ones_like(inverse))
+    return ids.cpu(), sums.cpu(), counts.cpu()
+
+
+@dataclass
+class ScoreStats:
+    n_scored: int = 0
+    n_failed: int = 0
+    n_truncated: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
+          pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
+          progress: bool = True) -> tuple[list[Score], ScoreStats]:
+    """Score (prompt, answer) pairs; failures carry an `error` and null scores, never 0."""
+    start = time.perf_counter()
+    results = [Score() for _ in pairs]
+    seqs: list[list[int]] = []
+    labels: list[list[int]] = []
+    owner: list[int] = []  # sample index of each segment; cond segment first
+    for i, (prompt, answer) in enumerate(pairs):
+        enc = encode(tok, prompt, answer, max_len)
+        if enc.error is None and tok.bos_token_id is None and len(enc.answer_ids) < 2:
+            enc.error = "answer has one token; without BOS nothing is left to score"
+        results[i].truncated, results[i].error = enc.truncated, enc.error
+        if enc.error is None:
+            for ids, lab in segments(enc, tok.bos_token_id):
+                seqs.append(ids)
+                labels.append(lab)
+                owner.append(i)
+    sums = torch.zeros(len(seqs), dtype=torch.float64)
+    counts = torch.zeros(len(seqs), dtype=torch.long)
+    failed: dict[int, str] = {}
+    plan = batches([len(s) for s in seqs], max_len, batch_tokens)
+    bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
+    stats = ScoreStats()
+    for batch in plan:
+        rows = pack_rows(seqs, labels, batch, pad_id=_pad_id(tok))
+        members = [i for b in batch for i in b]
+        try:
+            ids, s, c = segment_nll(model, rows)
+            sums[ids], counts[ids] = s, c
+        except (RuntimeError, ValueError) as e:  # e.g. out of memory: report, don't zero
+            failed.update({owner[i]: f"{type(e).__name__}: {e}"[:300] for i in members})
+        stats.tokens += sum(len(seqs[i]) for i in members)
+        bar.update(len(members) / 2)
+        bar.set_postfix(tok_s=f"{stats.tokens / (time.perf_counter() - start):.0f}")
+    bar.close()
+    _finish(results, owner, sums, counts, failed)
+    stats.seconds = time.perf_counter() - start
+    stats.n_failed = sum(r.error is not None for r in results)
+    stats.n_scored = len(results) - stats.n_failed
+    stats.n_truncated = sum(r.truncated for r in results if r.error is None)
+    return results, stats
+
+
+def _finish(results: list[Score], owner: list[int], sums: torch.Tensor, counts: torch.Tensor,
+            failed: dict[int, str]) -> None:
+    """Turn per-segment sums into per-sample scores (segments come in cond, uncond pairs)."""
+    for j in range(0, len(owner), 2):
+        r = results[owner[j]]
+        if owner[j] in failed:
+            r.error = failed[owner[j]]
+            continue
+        if counts[j] == 0 or counts[j + 1] == 0:
+            r.error = "no answer tokens to score"
+            continue
+        cond, uncond = float(sums[j] / counts[j]), float(sums[j + 1] / counts[j + 1])
+        r.ce_cond, r.ce_uncond, r.n_answer_tokens = cond, uncond, int(counts[j])
+        r.ifd = math.exp(cond - uncond)
+        r.loss_ratio = cond / uncond if uncond > 0 else None
+        r.ppl_cond = math.exp(min(cond, 700.0))
+
+
+def _pad_id(tok: PreTrainedTokenizerBase) -> int:
+    return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+
+def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
+             pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int) -> float:
+    """Mean over pairs of the answer's mean NLL given its prompt (held-out loss)."""
+    results, _ = score(model, tok, pairs, max_len, batch_tokens, progress=False)
+    vals = [r.ce_cond for r in results if r.ce_cond is not None]
+    return sum(vals) / len(vals) if vals else float("nan")

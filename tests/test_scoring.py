@@ -1,0 +1,93 @@
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codesift.scoring import batches, score
+from codesift.templates import encode, prompt_text
+
+TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+
+
+def _answer_nll(model, ids: list[int], first: int) -> list[float]:
+    """NLL of ids[first:] given everything before, one unpadded sequence, no packing."""
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    nll = F.cross_entropy(logits[:-1], torch.tensor(ids[1:]), reduction="none")
+    return nll[first - 1:].tolist()
+
+
+def _by_hand(model, tok, prompt, answer, max_len=512):
+    enc = encode(tok, prompt, answer, max_len)
+    answer_ids = enc.answer_ids
+    if tok.bos_token_id is None:  # drop the first answer token from both means
+        cond = _answer_nll(model, enc.input_ids, enc.n_prompt + 1)
+        uncond = _answer_nll(model, answer_ids, 1)
+    else:
+        cond = _answer_nll(model, enc.input_ids, enc.n_prompt)
+        uncond = _answer_nll(model, [tok.bos_token_id, *answer_ids], 1)
+    c, u = sum(cond) / len(cond), sum(uncond) / len(uncond)
+    return c, u, math.exp(c - u), len(cond)
+
+
+@pytest.fixture
+def pairs(sample_records):
+    return [(prompt_text(TEMPLATE, r["instruction"]), r["response"]) for r in sample_records[:24]]
+
+
+def test_packed_batched_scores_equal_one_at_a_time(tiny, pairs):
+    model, tok = tiny
+    lengths = [len(encode(tok, p, a, 512).input_ids) for p, a in pairs]
+    assert any(len(row) > 1 for b in batches(lengths * 2, 512, 4096) for row in b)  # packs
+    results, stats = score(model, tok, pairs, max_len=512, batch_tokens=4096, progress=False)
+    assert stats.n_scored == len(pairs) and stats.n_failed == 0
+    for (p, a), r in zip(pairs, results, strict=True):
+        c, u, ifd, n = _by_hand(model, tok, p, a)
+        assert r.n_answer_tokens == n
+        assert r.ce_cond == pytest.approx(c, abs=1e-5)
+        assert r.ce_uncond == pytest.approx(u, abs=1e-5)
+        assert r.ifd == pytest.approx(ifd, rel=1e-5)
+        assert r.loss_ratio == pytest.approx(c / u, rel=1e-5)
+        assert r.ppl_cond == pytest.approx(math.exp(c), rel=1e-5)
+
+
+def test_batch_budget_does_not_change_scores(tiny, pairs):
+    model, tok = tiny
+    big, _ = score(model, tok, pairs, 512, batch_tokens=16384, progress=False)
+    small, _ = score(model, tok, pairs, 512, batch_tokens=512, progress=False)
+    for a, b in zip(big, small, strict=True):
+        assert a.ifd == pytest.approx(b.ifd, abs=1e-5)
+
+
+def test_tokenizer_without_bos_drops_first_answer_token(tiny, pairs):
+    model, tok = tiny
+    nobos = copy.deepcopy(tok)
+    nobos.bos_token = None
+    assert nobos.bos_token_id is None
+    results, _ = score(model, nobos, pairs[:6], 512, 4096, progress=False)
+    for (p, a), r in zip(pairs[:6], results, strict=True):
+        c, u, ifd, n = _by_hand(model, nobos, p, a)
+        assert r.n_answer_tokens == n == len(encode(nobos, p, a, 512).answer_ids) - 1
+        assert r.ifd == pytest.approx(ifd, rel=1e-5)
+
+
+def test_failures_are_null_with_error_never_zero(tiny):
+    model, tok = tiny
+    pairs = [("", "x = 1"), (prompt_text(TEMPLATE, "ok"), "   "),
+             (prompt_text(TEMPLATE, "word " * 400), "x = 1"), (prompt_text(TEMPLATE, "ok"), "y=2")]
+    results, stats = score(model, tok, pairs, max_len=64, batch_tokens=1024, progress=False)
+    for r in results[:3]:
+        assert r.error and r.ifd is None and r.ce_cond is None
+    assert results[3].error is None and results[3].ifd is not None
+    assert stats.n_failed == 3 and stats.n_scored == 1
+
+
+def test_truncated_answers_are_marked_and_scored(tiny):
+    model, tok = tiny
+    p = prompt_text(TEMPLATE, "Repeat.")
+    results, stats = score(model, tok, [(p, "x = 1\n" * 100)], max_len=48, batch_tokens=1024,
+                           progress=False)
+    assert results[0].truncated and results[0].ifd is not None and stats.n_truncated == 1
+    assert results[0].n_answer_tokens == 48 - encode(tok, p, "x", 48).n_prompt
