@@ -67,6 +67,14 @@ class TemplateConfig:
 class IfdConfig:
     max_len: int = 512
     batch_tokens: int = 8192
+    num_shards: int = 1
+    shards: list[int] = field(default_factory=lambda: [0])  # DVC's matrix: [0..num_shards-1]
+    chunk_size: int = 512  # samples per flushed chunk (the unit of resume)
+
+    def __post_init__(self) -> None:
+        if self.shards != list(range(self.num_shards)):
+            raise CodesiftError(f"ifd.shards must be {list(range(self.num_shards))} for "
+                                f"ifd.num_shards={self.num_shards}, got {self.shards}")
 
 
 @dataclass

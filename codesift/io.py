@@ -92,3 +92,49 @@ def read_json(path: str | Path) -> Any:
         raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
     except json.JSONDecodeError as e:
         raise CodesiftError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})")
+
+
+class ChunkLog:
+    """Append-only JSONL of finished rows, flushed and fsynced chunk by chunk, so a job killed
+    with `kill -9` resumes from its last chunk. The first line records a fingerprint of the
+    job's inputs; a log written for other inputs is discarded, never mixed in."""
+
+    def __init__(self, path: str | Path, fingerprint: str) -> None:
+        self.path, self.fingerprint = Path(path), fingerprint
+        self.rows: list[dict] = self._load()
+
+    def _load(self) -> list[dict]:
+        """Rows of complete chunks; the file is cut back to the last complete chunk."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")[:-1]  # the last piece is empty or a torn line
+        if not lines or json.loads(lines[0]).get("fingerprint") != self.fingerprint:
+            self.path.unlink()
+            return []
+        rows, pending, offset, good = [], [], len(lines[0]) + 1, len(lines[0]) + 1
+        for line in lines[1:]:
+            offset += len(line) + 1
+            obj = json.loads(line)
+            if obj.get("_chunk_end"):
+                rows, pending, good = rows + pending, [], offset
+            else:
+                pending.append(obj)
+        if good < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+        return rows
+
+    def append(self, rows: list[dict]) -> None:
+        """Write a chunk and its end marker; only complete chunks count on reload."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8") as f:
+            if new:
+                f.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write('{"_chunk_end": true}\n')
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows.extend(rows)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from codesift.io import ChunkLog
 from codesift.packing import first_fit_decreasing, pack_rows
 from codesift.templates import Encoded, encode
 
@@ -97,6 +98,7 @@ class ScoreStats:
     n_truncated: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    n_resumed: int = 0  # rows taken from a killed run's log instead of scored again
 
 
 def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
@@ -172,3 +174,32 @@ def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     results, _ = score(model, tok, pairs, max_len, batch_tokens, progress=False)
     vals = [r.ce_cond for r in results if r.ce_cond is not None]
     return sum(vals) / len(vals) if vals else float("nan")
+
+
+def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],
+                    pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
+                    log: ChunkLog, chunk_size: int = 512) -> tuple[list[dict], ScoreStats]:
+    """Score in chunks, appending each finished chunk to `log`; rows already in the log
+    (from a killed run with the same fingerprint) are not scored again."""
+    done = {row["id"]: row for row in log.rows}
+    todo = [i for i, rid in enumerate(ids) if rid not in done]
+    total = ScoreStats(n_resumed=len(ids) - len(todo))
+    bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc="ifd", unit="sample")
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start:start + chunk_size]
+        results, stats = score(model, tok, [pairs[i] for i in chunk], max_len, batch_tokens,
+                               progress=False)
+        rows = [{"id": ids[i], **r.as_dict()} for i, r in zip(chunk, results, strict=True)]
+        log.append(rows)
+        done.update((row["id"], row) for row in rows)
+        total.tokens += stats.tokens
+        total.seconds += stats.seconds
+        bar.update(len(chunk))
+        bar.set_postfix(tok_s=f"{total.tokens / max(total.seconds, 1e-9):.0f}",
+                        sample_s=f"{(start + len(chunk)) / max(total.seconds, 1e-9):.1f}")
+    bar.close()
+    rows = [done[rid] for rid in ids]
+    total.n_failed = sum(r["error"] is not None for r in rows)
+    total.n_scored = len(rows) - total.n_failed
+    total.n_truncated = sum(bool(r["truncated"]) for r in rows if r["error"] is None)
+    return rows, total

@@ -1,44 +1,73 @@
-"""ifd: IFD and conditional perplexity of every prepared sample under the base model.
+"""ifd: IFD and conditional perplexity of one shard of the prepared samples.
+
+Runs as DVC matrix stages ifd@0..ifd@N-1 (one per `ifd.shards` entry), so shards can run on
+different GPUs or machines; `ifd_merge` joins them. A shard killed mid-way resumes from its
+last flushed chunk (.codesift/resume/, fingerprinted by model, data and params).
 
 in:  models/base, data/prepared/train.jsonl   params: ifd, template, model.dtype
-out: data/scores/ifd.jsonl {id, ce_cond, ce_uncond, ifd, loss_ratio, ppl_cond,
-     n_answer_tokens, truncated, error}, metrics/ifd.json
+out: data/scores/shards/<k>/{scores.jsonl, stats.json}
 """
 
 from __future__ import annotations
 
-import statistics
+import hashlib
+import json
+from pathlib import Path
 
 from stages._run import run
 
 BASE = "models/base"
 PREPARED = "data/prepared/train.jsonl"
-OUT = "data/scores/ifd.jsonl"
-METRICS = "metrics/ifd.json"
+SHARDS = "data/scores/shards"
+RESUME = ".codesift/resume"
+
+
+def shard_slice(n: int, num_shards: int, shard: int) -> range:
+    """Contiguous, near-equal ranges, so merged shards are in prepared order."""
+    return range(shard * n // num_shards, (shard + 1) * n // num_shards)
+
+
+def fingerprint(records: list[dict], settings: dict) -> str:
+    """Hash of the model files, the shard's records and the settings that change scores."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for f in sorted(Path(BASE).rglob("*")):
+        if f.is_file():
+            h.update(f.name.encode())
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    for r in records:
+        h.update(json.dumps([r["id"], r["instruction"], r["response"]]).encode())
+    return h.hexdigest()
 
 
 def main(args) -> None:
     from codesift.config import section
-    from codesift.io import read_jsonl, write_json, write_jsonl
+    from codesift.io import ChunkLog, atomic_path, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import score
+    from codesift.scoring import score_resumable
     from codesift.templates import prompt_text
 
     cfg, template = section("ifd", args.params), section("template", args.params)
     dtype = section("model", args.params).dtype
     records = read_jsonl(PREPARED)
+    records = [records[i] for i in shard_slice(len(records), cfg.num_shards, args.shard)]
+    settings = {"max_len": cfg.max_len, "template": template.prompt, "dtype": dtype}
+    log = ChunkLog(f"{RESUME}/ifd-{args.shard}-of-{cfg.num_shards}.jsonl",
+                   fingerprint(records, settings))
     tok, model = load_tokenizer(BASE), load_model(BASE, dtype)
     pairs = [(prompt_text(template.prompt, r["instruction"]), r["response"]) for r in records]
-    scores, stats = score(model, tok, pairs, cfg.max_len, cfg.batch_tokens)
-    write_jsonl(OUT, ({"id": r["id"], **s.as_dict()} for r, s in zip(records, scores, strict=True)))
-    ifds = [s.ifd for s in scores if s.ifd is not None]
-    write_json(METRICS, {
-        **stats.__dict__, "tokens_per_second": stats.tokens / stats.seconds,
-        "mean_ifd": statistics.fmean(ifds) if ifds else None,
-        "median_ifd": statistics.median(ifds) if ifds else None,
-        "frac_ifd_ge_1": sum(v >= 1 for v in ifds) / len(ifds) if ifds else None,
-    })
+    rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
+                                  cfg.batch_tokens, log, cfg.chunk_size)
+    with atomic_path(f"{SHARDS}/{args.shard}", is_dir=True) as tmp:
+        write_jsonl(tmp / "scores.jsonl", rows)
+        write_json(tmp / "stats.json", stats.__dict__)
+    log.path.unlink(missing_ok=True)
+
+
+def _args(p) -> None:
+    p.add_argument("--shard", type=int, default=0, help="which of ifd.num_shards to score")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

@@ -18,7 +18,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json", "data/scores/ifd.jsonl",
+OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
+           "data/scores/shards/0/scores.jsonl", "data/scores/ifd.jsonl", "metrics/ifd_hist.json",
            "data/embeddings/embeddings.npy", "data/selected/train.jsonl",
            "models/finetuned/config.json", "results/samples/humaneval.jsonl",
            "results/eval/humaneval.jsonl", "dvclive/train/plots/metrics/train/loss.tsv"]
@@ -61,8 +62,8 @@ def repo(tmp_path_factory) -> Path:
 
 def test_repro_writes_every_output_with_the_contract_keys(repo):
     log = sh("dvc", "repro", cwd=repo)
-    assert ran(log) == {"prepare", "base", "ifd", "embed", "select", "train", "generate",
-                        "evaluate"}
+    assert ran(log) == {"prepare", "base", "ifd@0", "ifd_merge", "embed", "select", "train",
+                        "generate", "evaluate"}
     for out in OUTPUTS:
         assert (repo / out).exists(), out
     m = {n: json.loads((repo / f"metrics/{n}.json").read_text())
@@ -97,6 +98,17 @@ def test_experiment_reruns_only_downstream_of_select(repo):
 
 def _json_of(out: str) -> object:
     return json.loads(out[out.index("["):out.rindex("]") + 1])
+
+
+def test_sharded_scoring_matches_one_shard(repo):
+    one = [json.loads(x) for x in (repo / "data/scores/ifd.jsonl").read_text().splitlines()]
+    log = sh("dvc", "exp", "run", "-S", "ifd.num_shards=2", "-S", "ifd.shards=[0,1]", cwd=repo)
+    assert {"ifd@0", "ifd@1", "ifd_merge"} <= ran(log) and "embed" not in ran(log)
+    two = [json.loads(x) for x in (repo / "data/scores/ifd.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in one] == [r["id"] for r in two]
+    for a, b in zip(one, two, strict=True):
+        assert (a["ifd"] is None) == (b["ifd"] is None)
+        assert a["ifd"] is None or abs(a["ifd"] - b["ifd"]) < 1e-5
 
 
 def test_push_then_pull_into_a_fresh_clone_restores_everything(repo, tmp_path):
