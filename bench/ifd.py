@@ -9,17 +9,18 @@ Last stdout line: {"speedup", "max_abs_diff_ifd", "ref_samples_per_s", "ours_sam
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
 import sys
-import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # not bench/: bench/select.py would shadow the stdlib's select
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
 
 from codesift.io import read_jsonl  # noqa: E402
 from codesift.models import load_model, load_tokenizer  # noqa: E402

@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The GPU of this process (LOCAL_RANK under accelerate/torchrun), else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
 
 
 def torch_dtype(name: str) -> torch.dtype:

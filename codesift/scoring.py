@@ -76,19 +76,30 @@ def segment_nll(model: PreTrainedModel,
                 rows: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sum of NLL and token count per segment id in a packed batch."""
     dev = model.device
-    logits = model(input_ids=rows["input_ids"].to(dev), position_ids=rows["position_ids"].to(dev),
-                   use_cache=False).logits.float()
     labels = rows["labels"][:, 1:].to(dev)
-    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none",
-                          ignore_index=-100)
-    seg = rows["segment_ids"][:, 1:].to(dev)
     keep = labels != -100
+    logits = _logits_at(model, rows["input_ids"].to(dev), rows["position_ids"].to(dev), keep)
+    nll = F.cross_entropy(logits.float(), labels[keep], reduction="none")
+    seg = rows["segment_ids"][:, 1:].to(dev)
     ids, inverse = torch.unique(seg[keep], return_inverse=True)
     sums = torch.zeros(len(ids), device=dev, dtype=torch.float64).index_add_(
-        0, inverse, nll[keep].double())
+        0, inverse, nll.double())
     counts = torch.zeros(len(ids), device=dev, dtype=torch.long).index_add_(
         0, inverse, torch.ones_like(inverse))
     return ids.cpu(), sums.cpu(), counts.cpu()
+
+
+def _logits_at(model: PreTrainedModel, input_ids: torch.Tensor, position_ids: torch.Tensor,
+               keep: torch.Tensor) -> torch.Tensor:
+    """Logits only where a label is scored: the LM head runs on answer positions alone
+    (prompt positions are most of the tokens and need no vocabulary projection)."""
+    head, decoder = model.get_output_embeddings(), model.get_decoder()
+    if head is None or decoder is None or getattr(model.config, "final_logit_softcapping", None):
+        logits = model(input_ids=input_ids, position_ids=position_ids, use_cache=False).logits
+        return logits[:, :-1][keep]
+    hidden = decoder(input_ids=input_ids, position_ids=position_ids,
+                     use_cache=False).last_hidden_state
+    return head(hidden[:, :-1][keep])
 
 
 @dataclass
