@@ -108,7 +108,7 @@ class LoraConfig:
 @dataclass
 class TrainConfig:
     method: Literal["full", "lora", "qlora"] = "lora"
-    pad_mode: Literal["pad", "dynamic_pad", "dynamic_pack"] = "dynamic_pack"
+    pad_mode: Literal["pad", "dynamic_pad", "dynamic_pack", "bfd"] = "dynamic_pack"
     max_seq_len: int = 512
     epochs: float = 1.0
     max_steps: int = -1
@@ -121,6 +121,8 @@ class TrainConfig:
     bf16: bool = False
     seed: int = 0
     logging_steps: int = 5
+    save_steps: int = 50  # checkpoint interval (0 = none); a killed run resumes from the last
+    launcher: str = "python"  # or "accelerate launch --config_file configs/accelerate/ddp.yaml"
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

@@ -7,6 +7,7 @@ half-written file that DVC would hash and trust.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -92,6 +93,21 @@ def read_json(path: str | Path) -> Any:
         raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
     except json.JSONDecodeError as e:
         raise CodesiftError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})")
+
+
+def fingerprint(paths: Iterable[str | Path], settings: Any) -> str:
+    """sha256 of files (directories recursively, in sorted order) and JSON-able settings:
+    the identity of a job's inputs, so resumable state is never reused for other inputs."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for root in paths:
+        root = Path(root)
+        for f in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            if f.is_file():
+                h.update(str(f.relative_to(root.parent)).encode())
+                with open(f, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+    return h.hexdigest()
 
 
 class ChunkLog:

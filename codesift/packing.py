@@ -39,6 +39,28 @@ def first_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int
     return bins
 
 
+def best_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Bins for a whole dataset: each sequence, longest first, goes to the fullest bin it
+    fits. O(n log n) with a sorted list of free space; deterministic."""
+    import bisect
+
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    bins: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # sorted (room left, bin index)
+    for i in order:
+        if lengths[i] > capacity:
+            raise ValueError(f"sequence {i} has {lengths[i]} tokens, more than capacity {capacity}")
+        at = bisect.bisect_left(free, (lengths[i], -1))
+        if at < len(free):
+            room, b = free.pop(at)
+        else:
+            room, b = capacity, len(bins)
+            bins.append([])
+        bins[b].append(i)
+        bisect.insort(free, (room - lengths[i], b))
+    return bins
+
+
 def pack_rows(seqs: Sequence[Sequence[int]], labels: Sequence[Sequence[int]],
               bins: Sequence[Sequence[int]], pad_id: int,
               row_len: int | None = None) -> dict[str, torch.Tensor]:

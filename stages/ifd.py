@@ -12,10 +12,7 @@ out: data/scores/shards/<k>/{scores.jsonl, stats.json}
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from pathlib import Path
 
 from stages._run import run
 
@@ -28,20 +25,6 @@ RESUME = ".codesift/resume"
 def shard_slice(n: int, num_shards: int, shard: int) -> range:
     """Contiguous, near-equal ranges, so merged shards are in prepared order."""
     return range(shard * n // num_shards, (shard + 1) * n // num_shards)
-
-
-def fingerprint(records: list[dict], settings: dict) -> str:
-    """Hash of the model files, the shard's records and the settings that change scores."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for f in sorted(Path(BASE).rglob("*")):
-        if f.is_file():
-            h.update(f.name.encode())
-            with open(f, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-    for r in records:
-        h.update(json.dumps([r["id"], r["instruction"], r["response"]]).encode())
-    return h.hexdigest()
 
 
 def resolve_shard(arg: str, num_shards: int) -> int:
@@ -63,7 +46,7 @@ def resolve_shard(arg: str, num_shards: int) -> int:
 
 def main(args) -> None:
     from codesift.config import section
-    from codesift.io import ChunkLog, atomic_path, read_jsonl, write_json, write_jsonl
+    from codesift.io import ChunkLog, atomic_path, fingerprint, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
     from codesift.scoring import score_resumable
     from codesift.templates import prompt_text
@@ -73,9 +56,10 @@ def main(args) -> None:
     shard = resolve_shard(args.shard, cfg.num_shards)
     records = read_jsonl(PREPARED)
     records = [records[i] for i in shard_slice(len(records), cfg.num_shards, shard)]
-    settings = {"max_len": cfg.max_len, "template": template.prompt, "dtype": dtype}
+    settings = {"max_len": cfg.max_len, "template": template.prompt, "dtype": dtype,
+                "records": [[r["id"], r["instruction"], r["response"]] for r in records]}
     log = ChunkLog(f"{RESUME}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
-                   fingerprint(records, settings))
+                   fingerprint([BASE], settings))
     tok, model = load_tokenizer(BASE), load_model(BASE, dtype)
     pairs = [(prompt_text(template.prompt, r["instruction"]), r["response"]) for r in records]
     rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
