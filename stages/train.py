@@ -3,7 +3,7 @@
 Checkpoints go to .codesift/checkpoints/<fingerprint of model, data and params>/, so a run
 killed with `kill -9` resumes there on the next `dvc repro`; they are removed on success.
 Distributed: set train.launcher (e.g. `accelerate launch --config_file
-configs/accelerate/ddp.yaml`); dvc.yaml runs `${train.launcher} -m stages.train`.
+configs/accelerate/ddp.yaml`); the stage re-runs itself under it.
 
 in:  models/base, data/selected/train.jsonl   params: train, template, model.attn_implementation
 out: models/finetuned/ (standalone; LoRA adapter in adapter/), metrics/train.json,
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from stages._run import run
@@ -27,16 +28,26 @@ LIVE = "dvclive/train"
 CHECKPOINTS = ".codesift/checkpoints"
 
 
-def check_launch() -> None:
-    """DeepSpeed needs CUDA; say so instead of failing deep inside accelerate."""
+def relaunch(launcher: str) -> None:
+    """Re-run this stage under `train.launcher` (accelerate launch / torchrun), after checking
+    what would otherwise fail deep inside the launcher: DeepSpeed without CUDA."""
+    import shlex
+
     import torch
+    import yaml
 
     from codesift import CodesiftError
 
-    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true" \
-            and not torch.cuda.is_available():
-        raise CodesiftError("train.launcher uses DeepSpeed, which needs CUDA GPUs; on CPU use "
-                            "configs/accelerate/ddp.yaml or train.launcher: python")
+    if launcher == "python" or os.environ.get("CODESIFT_LAUNCHED"):
+        return
+    argv = shlex.split(launcher)
+    config = argv[argv.index("--config_file") + 1] if "--config_file" in argv else None
+    kind = yaml.safe_load(open(config)).get("distributed_type", "") if config else ""
+    if ("deepspeed" in launcher or kind == "DEEPSPEED") and not torch.cuda.is_available():
+        raise CodesiftError(f"train.launcher ({launcher}) uses DeepSpeed, which needs CUDA "
+                            "GPUs; on CPU use `torchrun --standalone --nproc_per_node 2` or python")
+    os.environ["CODESIFT_LAUNCHED"] = "1"
+    os.execvp(argv[0], [*argv, "-m", "stages.train", *sys.argv[1:]])
 
 
 def main(args) -> None:
@@ -46,8 +57,8 @@ def main(args) -> None:
     from codesift.models import load_tokenizer
     from codesift.training import build_examples, train
 
-    check_launch()
     cfg, template = section("train", args.params), section("template", args.params)
+    relaunch(cfg.launcher)
     attn = section("model", args.params).attn_implementation
     tok = load_tokenizer(BASE)
     examples, skipped = build_examples(read_jsonl(SELECTED), tok, template.prompt, cfg.max_seq_len)
