@@ -28,6 +28,7 @@ class DataConfig:
     instruction_column: str = "instruction"
     response_column: str = "response"
     input_column: str = ""  # optional context appended to the instruction (Alpaca "input")
+    chat_column: str = "chat_rounds"  # multi-turn MFTCoder records, used when present
     limit: int = 0  # keep the first N valid records; 0 keeps all
     on_invalid: Literal["error", "skip"] = "error"
     decontaminate: list[str] = field(default_factory=lambda: ["humaneval"])

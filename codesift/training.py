@@ -21,7 +21,7 @@ from codesift import CodesiftError
 from codesift.config import TrainConfig
 from codesift.models import load_model, torch_dtype
 from codesift.packing import best_fit_decreasing, first_fit_decreasing, pack_rows, pad_rows
-from codesift.templates import encode, prompt_text
+from codesift.templates import chat_pairs, encode, encode_chat, prompt_text
 
 
 def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: str,
@@ -29,11 +29,16 @@ def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: 
     """Tokenise with the shared template; count (never silently drop) what can't be used."""
     examples, skipped = [], {}
     for r in records:
-        enc = encode(tok, prompt_text(template, r["instruction"]), r["response"], max_len)
-        if enc.error:
-            skipped[enc.error] = skipped.get(enc.error, 0) + 1
+        if "chat_rounds" in r:  # multi-turn: every assistant turn is supervised
+            ids, labels, _ = encode_chat(tok, chat_pairs(r["chat_rounds"], template), max_len)
+            error = None if any(v != -100 for v in labels) else "no assistant tokens"
+        else:
+            enc = encode(tok, prompt_text(template, r["instruction"]), r["response"], max_len)
+            ids, labels, error = enc.input_ids, enc.labels(), enc.error
+        if error:
+            skipped[error] = skipped.get(error, 0) + 1
             continue
-        examples.append({"input_ids": enc.input_ids, "labels": enc.labels()})
+        examples.append({"input_ids": ids, "labels": labels})
     return examples, skipped
 
 

@@ -74,3 +74,49 @@ def test_dynamic_pad_and_pack_optimise_the_same_loss(tiny_dir, tiny, sample_reco
         assert key in pack_m
     if method == "lora":
         assert (tmp_path / "dynamic_pack" / "out" / "adapter" / "adapter_config.json").exists()
+
+
+CHAT = {"chat_rounds": [
+    {"role": "system", "content": "You write Python."},
+    {"role": "human", "content": "Add two numbers."},
+    {"role": "bot", "content": "def add(a, b):\n    return a + b"},
+    {"role": "human", "content": "Now subtract."},
+    {"role": "bot", "content": "def sub(a, b):\n    return a - b"},
+]}
+
+
+def test_multi_turn_supervises_only_assistant_turns(tiny):
+    _, tok = tiny
+    [ex], skipped = build_examples([CHAT], tok, TEMPLATE, 512)
+    assert not skipped
+    ids, labels = ex["input_ids"], ex["labels"]
+    supervised = [i for i, v in enumerate(labels) if v != -100]
+    spans, start = [], supervised[0]
+    for a, b in zip(supervised, supervised[1:] + [None], strict=True):
+        if b != a + 1:
+            spans.append((start, a + 1))
+            start = b
+    assert len(spans) == 2  # exactly the two assistant turns
+    texts = [tok.decode(ids[a:b], skip_special_tokens=True) for a, b in spans]
+    assert "return a + b" in texts[0] and "return a - b" in texts[1]
+    assert "subtract" not in "".join(texts) and "Python" not in "".join(texts)
+    assert ids[spans[0][1] - 1] == tok.eos_token_id and ids.count(tok.bos_token_id) == 1
+    assert "You write Python." in tok.decode(ids[:spans[0][0]])
+
+
+def test_chat_records_are_validated_and_keep_their_rounds(tmp_path):
+    import json
+
+    from codesift import CodesiftError
+    from codesift.config import DataConfig
+    from codesift.data.prepare import prepare
+    from codesift.data.sources import read_source
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps(CHAT) + "\n")
+    [rec], _ = prepare(read_source(str(path)), DataConfig(), {})
+    assert rec["instruction"] == "Now subtract." and rec["chat_rounds"] == CHAT["chat_rounds"]
+    bad = {"chat_rounds": [{"role": "human", "content": "x"}, {"role": "robot", "content": "y"}]}
+    path.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(CodesiftError, match=r"chat.jsonl:1: field 'chat_rounds\[1\].role'"):
+        prepare(read_source(str(path)), DataConfig(), {})

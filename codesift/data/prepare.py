@@ -33,6 +33,8 @@ def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
     """Map one raw object to {instruction, response, source}; raise naming file:line and field."""
     if not isinstance(obj, dict):
         raise CodesiftError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    if cfg.chat_column and cfg.chat_column in obj:
+        return chat_record(where, obj[cfg.chat_column], cfg.chat_column)
     fields = {"instruction": cfg.instruction_column, "response": cfg.response_column}
     out = {}
     for name, column in fields.items():
@@ -50,6 +52,30 @@ def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
         out["instruction"] = f"{out['instruction']}\n\n{extra}"
     out["source"] = where
     return out
+
+
+def chat_record(where: str, rounds: object, column: str) -> dict:
+    """A multi-turn record keeps its rounds for training; its last user/assistant pair stands
+    for it in scoring and embedding."""
+    from codesift.templates import ASSISTANT_ROLES, USER_ROLES
+
+    if not isinstance(rounds, list) or not rounds:
+        raise CodesiftError(f"{where}: field '{column}' must be a non-empty list of turns")
+    for i, turn in enumerate(rounds):
+        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) \
+                or not isinstance(turn.get("content"), str):
+            raise CodesiftError(f"{where}: field '{column}[{i}]' needs string role and content")
+        if not turn["content"].strip():
+            raise CodesiftError(f"{where}: field '{column}[{i}].content' is empty")
+        if turn["role"].lower() not in ("system", *USER_ROLES, *ASSISTANT_ROLES):
+            raise CodesiftError(f"{where}: field '{column}[{i}].role': unknown role "
+                                f"{turn['role']!r}")
+    users = [t["content"] for t in rounds if t["role"].lower() in USER_ROLES]
+    bots = [t["content"] for t in rounds if t["role"].lower() in ASSISTANT_ROLES]
+    if not users or not bots:
+        raise CodesiftError(f"{where}: field '{column}' needs a user and an assistant turn")
+    return {"instruction": users[-1], "response": bots[-1], "source": where,
+            "chat_rounds": rounds}
 
 
 def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]]) -> tuple[
