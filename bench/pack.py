@@ -23,7 +23,7 @@ import tempfile  # noqa: E402
 import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
-from codesift.config import DataConfig, TrainConfig  # noqa: E402
+from codesift.config import DataConfig, LoraConfig, TrainConfig  # noqa: E402
 from codesift.data.prepare import prepare  # noqa: E402
 from codesift.data.sources import read_source  # noqa: E402
 from codesift.models import load_tokenizer  # noqa: E402
@@ -82,8 +82,11 @@ def main() -> None:
     print(f"{source}: {len(examples)} examples; pad fractions {fractions}", file=sys.stderr)
     runs = {}
     for mode in ("dynamic_pack", "dynamic_pad", "pad"):
+        # LoRA dropout off: its masks are drawn per layout, which would make the two modes'
+        # losses differ by noise rather than by objective.
         cfg = TrainConfig(pad_mode=mode, max_seq_len=args.max_seq_len, batch_size=args.batch,
-                          max_steps=args.steps, logging_steps=1, save_steps=0, warmup_steps=0)
+                          max_steps=args.steps, logging_steps=1, save_steps=0, warmup_steps=0,
+                          lora=LoraConfig(dropout=0.0))
         cb = StepLosses()
         with tempfile.TemporaryDirectory() as tmp:
             m = train(args.model, examples, tok, cfg, None, Path(tmp), callbacks=[cb])
