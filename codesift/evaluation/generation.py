@@ -12,10 +12,44 @@ from codesift.templates import prompt_text
 # Top-level statements that end a function completion (the Codex paper's stop set).
 STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "]
 
+# evalplus 0.3.1's instruct prompt (evalplus/codegen.py, run_codegen; tested against it).
+INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following "
+                      "problem in a markdown code block:")
+RESPONSE_PREFIX = ("Below is a Python script with a self-contained function that solves the "
+                   "problem and passes corresponding tests:")
+
 
 def build_prompt(task: dict, mode: str, template: str) -> str:
-    """`base`: the bare function prompt. `instruct`: the training template around an
-    instruction, with the function prompt as the start of the response."""
+    """evalplus's prompts. `base`: the task prompt to complete (stripped, one newline).
+    `instruct`: our training template (the fine-tuned model's chat format) around evalplus's
+    instruction, then evalplus's response prefix opening a python code block."""
+    if mode == "base":
+        return task["prompt"].strip() + "\n"
+    if mode != "instruct":
+        raise CodesiftError(f"eval.prompt_mode: {mode!r} is not base or instruct")
+    instruction = f"{INSTRUCTION_PREFIX}\n```\n{task['prompt'].strip()}\n```\n"
+    return prompt_text(template, instruction) + f"{RESPONSE_PREFIX}\n```python\n"
+
+
+def stop_strings(mode: str, dataset: str) -> list[str]:
+    """evalplus's stop strings: its EOS list, plus the end of the code block (instruct) or
+    its direct-completion stops for the dataset (base); dataset is humaneval or mbpp."""
+    from evalplus.provider.utility import EOS, extra_eos_for_direct_completion
+
+    extra = ["\n```\n"] if mode == "instruct" else extra_eos_for_direct_completion(dataset)
+    return [*EOS, *extra]  # a copy: evalplus's own providers extend EOS in place
+
+
+def solution(task: dict, mode: str, completion: str) -> str:
+    """The full program evalplus expects in `solution`: base mode completes the prompt,
+    instruct mode answers with a self-contained script."""
+    code = completion.replace("\t", "    ")  # as evalplus's decoders do
+    return task["prompt"].strip() + "\n" + code if mode == "base" else code
+
+
+def heldout_prompt(task: dict, mode: str, template: str) -> str:
+    """The prompt of the held-out NLL metric (unchanged since the metric was defined): the
+    function prompt, wrapped in the template in instruct mode, starting the response."""
     if mode == "base":
         return task["prompt"]
     instruction = f"Complete the following Python function.\n\n{task['prompt'].strip()}"
@@ -23,6 +57,7 @@ def build_prompt(task: dict, mode: str, template: str) -> str:
 
 
 def truncate(completion: str, stop: list[str] = STOP) -> str:
+    """Cut at the first stop string, wherever it is (as evalplus's decoders do)."""
     cut = min((i for s in stop if (i := completion.find(s)) >= 0), default=len(completion))
     return completion[:cut]
 
@@ -30,7 +65,8 @@ def truncate(completion: str, stop: list[str] = STOP) -> str:
 @torch.no_grad()
 def generate_hf(model: PreTrainedModel, tok: PreTrainedTokenizerBase, prompts: list[str],
                 max_new_tokens: int, n_samples: int = 1, temperature: float = 0.0,
-                top_p: float = 1.0, batch_size: int = 16, seed: int = 0) -> list[list[str]]:
+                top_p: float = 1.0, batch_size: int = 16, seed: int = 0,
+                stop: list[str] = STOP) -> list[list[str]]:
     """n completions per prompt, truncated at the stop strings; batches of similar length."""
     torch.manual_seed(seed)
     encoded = [prompt_ids(tok, p) for p in prompts]
@@ -45,10 +81,10 @@ def generate_hf(model: PreTrainedModel, tok: PreTrainedTokenizerBase, prompts: l
             input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
             max_new_tokens=max_new_tokens, do_sample=sampling,
             temperature=temperature if sampling else None, top_p=top_p if sampling else None,
-            stop_strings=STOP, tokenizer=tok, pad_token_id=tok.pad_token_id)
+            stop_strings=stop, tokenizer=tok, pad_token_id=tok.pad_token_id)
         texts = tok.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
         for (i, s), text in zip(chunk, texts, strict=True):
-            out[i][s] = truncate(text)
+            out[i][s] = truncate(text, stop)
     return out
 
 
@@ -70,7 +106,7 @@ def prompt_ids(tok: PreTrainedTokenizerBase, prompt: str) -> list[int]:
 
 def generate_vllm(model_dir: str, tok: PreTrainedTokenizerBase, prompts: list[str],
                   max_new_tokens: int, n_samples: int = 1, temperature: float = 0.0,
-                  top_p: float = 1.0, seed: int = 0) -> list[list[str]]:
+                  top_p: float = 1.0, seed: int = 0, stop: list[str] = STOP) -> list[list[str]]:
     """vLLM on GPUs; token ids are passed so BOS handling matches training."""
     try:
         from vllm import LLM, SamplingParams
@@ -79,6 +115,6 @@ def generate_vllm(model_dir: str, tok: PreTrainedTokenizerBase, prompts: list[st
                             "pip install -r requirements-gpu.txt); use eval.backend: hf on CPU")
     llm = LLM(model=model_dir, seed=seed)
     params = SamplingParams(n=n_samples, temperature=temperature, top_p=top_p,
-                            max_tokens=max_new_tokens, stop=STOP, seed=seed)
+                            max_tokens=max_new_tokens, stop=stop, seed=seed)
     outs = llm.generate([{"prompt_token_ids": prompt_ids(tok, p)} for p in prompts], params)
-    return [[truncate(o.text) for o in r.outputs] for r in outs]
+    return [[truncate(o.text, stop) for o in r.outputs] for r in outs]

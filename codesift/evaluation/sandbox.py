@@ -63,6 +63,13 @@ Mechanisms, real vs. fallback (``isolation_mode()`` says which one is active):
   - not root: no uid drop, and RLIMIT_NPROC counts all of the user's own processes;
   - concurrent sandboxes share one uid and one PID namespace, so they can signal each other.
 
+Result channel (opt-in, ``channel_mb > 0``): a pipe whose write end the program finds in
+``$CODESIFT_CHANNEL_FD``; a parent thread drains it (so the writer never blocks on a full pipe)
+and keeps at most ``channel_mb`` MB, returned as ``Outcome.channel``. The supervisor closes its
+copy, so only the program and its descendants can write. It carries bulky machine-readable
+results (an evaluator's serialised outputs) apart from the human-readable tail below; being
+written from inside the program, it is data *from* the program, never a verdict.
+
 Output: stdout and stderr go to one unnamed file. RLIMIT_FSIZE bounds its size (past it, writes
 fail with EFBIG: Python ignores SIGXFSZ), so the parent waits on the process, not on
 ``communicate()``, and reads only the tail. The working dir is removed after every run,
@@ -85,7 +92,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
@@ -117,6 +124,7 @@ class Outcome:
     status: str  # "passed" | "failed" | "timeout" | "error" (the sandbox itself failed)
     returncode: int | None  # exit code, 128+N for signal N; None on timeout
     detail: str  # last ~2000 chars of stderr/stdout, for humans
+    channel: bytes = b""  # what the program wrote to its result channel (if one was requested)
 
 
 _RUNNER = r'''"""codesift sandbox supervisor, written by codesift/evaluation/sandbox.py.
@@ -285,6 +293,8 @@ def read_nowait(fd):
 
 
 def supervise(cfg, pid, done_r):
+    if cfg.get("channel_fd") is not None:
+        os.close(cfg["channel_fd"])  # only the program and its descendants may write results
     token = os.read(cfg["token_fd"], 64)
     os.close(cfg["token_fd"])
     signal.signal(signal.SIGALRM, on_alarm)
@@ -372,10 +382,59 @@ def _rlimits(limits: Limits) -> dict[str, list[int]]:
     }
 
 
-def _env(workdir: str) -> dict[str, str]:
+def _env(workdir: str, channel_fd: int | None = None) -> dict[str, str]:
     """A minimal environment: nothing of ours (proxies, tokens, TMPDIR) leaks in."""
     path = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin"
-    return {"PATH": path, "HOME": workdir, "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+    env = {"PATH": path, "HOME": workdir, "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+    if channel_fd is not None:
+        env["CODESIFT_CHANNEL_FD"] = str(channel_fd)
+    return env
+
+
+class _Channel:
+    """The result pipe: a thread drains it as the program writes, keeping at most `cap` bytes.
+
+    Draining concurrently matters: a program writing more than a pipe buffer would otherwise
+    block until its timeout. Past the cap, data is read and dropped (and the channel voided).
+    """
+
+    def __init__(self, cap_mb: int) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        with suppress(OSError, AttributeError):  # bigger pipe: fewer wake-ups for bulk data
+            import fcntl
+            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        self.cap, self.size, self.overflow = cap_mb << 20, 0, False
+        self.chunks: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        poller = select.poll()
+        poller.register(self.read_fd, select.POLLIN)
+        while not self._stop.is_set():
+            if not poller.poll(100):
+                continue
+            chunk = os.read(self.read_fd, 1 << 20)
+            if not chunk:
+                return
+            self.size += len(chunk)
+            if self.size > self.cap:
+                self.overflow, self.chunks = True, []
+            else:
+                self.chunks.append(chunk)
+
+    def collect(self, timeout_s: float = 5.0) -> bytes:
+        """All the program wrote (b"" after an overflow); call once the sandbox has exited.
+
+        In fallback mode an escaped descendant may still hold the write end: stop waiting
+        for EOF after `timeout_s`.
+        """
+        self._thread.join(timeout_s)
+        self._stop.set()
+        self._thread.join()
+        os.close(self.read_fd)
+        return b"" if self.overflow else b"".join(self.chunks)
 
 
 def _prepare(workdir: str, code: str, uid: int | None) -> tuple[str, str]:
@@ -465,33 +524,46 @@ def _verdict(proc: subprocess.Popen, report: bytes, token: bytes, killed: bool, 
     return Outcome("failed", rc, detail)
 
 
-def _launch(argv: list[str], workdir: str, limits: Limits, namespaced: bool) -> Outcome:
+def _launch(argv: list[str], workdir: str, limits: Limits, namespaced: bool,
+            channel_mb: int = 0) -> Outcome:
     """Start the supervisor with the token and result pipes, wait, and judge."""
     token = secrets.token_hex(16).encode()
     res_r, res_w = os.pipe()
+    channel = _Channel(channel_mb) if channel_mb > 0 else None
     try:
         tok_r, tok_w = os.pipe()
         try:
             os.write(tok_w, token)
         finally:
             os.close(tok_w)
+        fds = {"result_fd": res_w, "token_fd": tok_r}
+        if channel is not None:
+            fds["channel_fd"] = channel.write_fd
         with tempfile.TemporaryFile() as out:
             try:
-                argv = [*argv, json.dumps({"result_fd": res_w, "token_fd": tok_r})]
                 proc = subprocess.Popen(
-                    argv, cwd=workdir, env=_env(workdir), stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT, pass_fds=(res_w, tok_r),
+                    [*argv, json.dumps(fds)], cwd=workdir,
+                    env=_env(workdir, fds.get("channel_fd")), stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT, pass_fds=tuple(fds.values()),
                     start_new_session=True)
             finally:
                 os.close(res_w)
                 os.close(tok_r)
+                if channel is not None:
+                    os.close(channel.write_fd)
             killed = _finish(proc, limits.timeout_s + _GRACE_S, namespaced)
-            return _verdict(proc, _read_report(res_r), token, killed, _tail(out), limits)
+            outcome = _verdict(proc, _read_report(res_r), token, killed, _tail(out), limits)
     finally:
         os.close(res_r)
+        data = channel.collect() if channel is not None else b""
+    if channel is not None and channel.overflow:
+        note = f"\n[sandbox: result channel over {channel_mb} MB, dropped]"
+        return replace(outcome, detail=(outcome.detail + note)[-_DETAIL_CHARS:])
+    return replace(outcome, channel=data)
 
 
-def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None) -> Outcome:
+def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None,
+             channel_mb: int = 0) -> Outcome:
     """One run in a fresh working dir, with unshare prefix or (None) in fallback mode."""
     workdir = tempfile.mkdtemp(prefix="codesift-sbx-")
     try:
@@ -502,7 +574,7 @@ def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None) -> Outco
                "private_dirs": list(_PRIVATE_DIRS), "expose": list(_unreachable_install_dirs()),
                "tmpfs_mb": max(16, 4 * limits.file_size_mb)}
         argv = [*(prefix or ()), sys.executable, "-s", "-P", runner, json.dumps(cfg)]
-        return _launch(argv, workdir, limits, prefix is not None)
+        return _launch(argv, workdir, limits, prefix is not None, channel_mb)
     finally:
         _remove_tree(workdir)
 
@@ -562,19 +634,22 @@ def isolation_mode() -> str:
     return "namespaces" if _isolation() is not None else "fallback"
 
 
-def run_program(code: str, limits: Limits = Limits()) -> Outcome:
-    """Run one program in the sandbox; 'passed' iff it exits 0 after running to its end."""
-    return _execute(code, limits, _isolation())
+def run_program(code: str, limits: Limits = Limits(), channel_mb: int = 0) -> Outcome:
+    """Run one program in the sandbox; 'passed' iff it exits 0 after running to its end.
+
+    `channel_mb` > 0 opens the result channel (see the module docstring).
+    """
+    return _execute(code, limits, _isolation(), channel_mb)
 
 
 def run_many(programs: list[str], limits: Limits = Limits(), workers: int = 2,
-             desc: str = "execute") -> list[Outcome]:
+             desc: str = "execute", channel_mb: int = 0) -> list[Outcome]:
     """run_program over many programs on a thread pool; outcomes in input order."""
     prefix = _isolation()  # probe before the threads start
     outcomes: list[Outcome | None] = [None] * len(programs)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
             tqdm(total=len(programs), desc=desc, unit="prog") as bar:
-        futures = {pool.submit(_execute, code, limits, prefix): i
+        futures = {pool.submit(_execute, code, limits, prefix, channel_mb): i
                    for i, code in enumerate(programs)}
         for future in as_completed(futures):
             outcomes[futures[future]] = future.result()

@@ -1,0 +1,62 @@
+"""Throughput of the sandboxed evalplus evaluation: HumanEval+ canonical solutions, all tests.
+
+The ground truth is computed (or loaded from the cache) first and timed on its own; then all
+164 canonical solutions run against the base and plus tests, each in its own sandbox, with
+`--workers` sandboxes at a time (2 cores here). Goal: <= 60 s.
+
+Last stdout line: {"benchmark", "n_tasks", "workers", "isolation", "ground_truth_seconds",
+"ground_truth_cached", "seconds", "tasks_per_second", "base_pass@1", "plus_pass@1",
+"failed": [task ids]} (HumanEval/32 fails by design: evalplus 0.3.1 never passes it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # not bench/: bench/select.py would shadow the stdlib's select
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+from codesift.evaluation.benchmarks import load_benchmark  # noqa: E402
+from codesift.evaluation.execution import DEFAULT_CACHE, evaluate, ground_truth  # noqa: E402
+from codesift.evaluation.sandbox import isolation_mode  # noqa: E402
+
+HE_FILE = ROOT.parent / "shared/data/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset-path", default=str(HE_FILE) if HE_FILE.exists() else "",
+                   help="HumanEvalPlus-v0.1.10.jsonl[.gz] (default: ../shared/data's, "
+                        "else HUMANEVAL_OVERRIDE_PATH)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache-dir", default=str(ROOT / DEFAULT_CACHE))
+    args = p.parse_args()
+
+    bench = load_benchmark("humaneval_plus", args.dataset_path)
+    cached = (Path(args.cache_dir) / f"{bench.digest}.pkl").exists()
+    start = time.perf_counter()
+    expected = ground_truth(bench, args.cache_dir)
+    gt_seconds = time.perf_counter() - start
+    samples = [{"task_id": t["task_id"], "solution": t["prompt"] + t["canonical_solution"]}
+               for t in bench.tasks]
+    isolation = isolation_mode()  # probe the sandbox before the clock starts
+    start = time.perf_counter()
+    verdicts, summary = evaluate(bench, samples, [1], workers=args.workers, expected=expected)
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "benchmark": bench.name, "n_tasks": len(bench.tasks), "workers": args.workers,
+        "isolation": isolation, "ground_truth_seconds": round(gt_seconds, 1),
+        "ground_truth_cached": cached, "seconds": round(seconds, 1),
+        "tasks_per_second": round(len(samples) / seconds, 2),
+        "base_pass@1": summary["base"]["pass@1"], "plus_pass@1": summary["plus"]["pass@1"],
+        "failed": [v["task_id"] for v in verdicts if not v["passed"]]}))
+
+
+if __name__ == "__main__":
+    main()
