@@ -1,11 +1,13 @@
 """select: choose the training subset.
 
 in:  data/prepared/train.jsonl, data/scores/ifd.jsonl, data/embeddings/   params: select
-out: data/selected/train.jsonl (prepared order), metrics/select.json
+out: data/selected/train.jsonl (prepared order), metrics/select.json (incl. the selection
+     report: cluster JS divergence, coverage, diversity), metrics/select/*.json (plots)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from stages._run import run
@@ -15,6 +17,7 @@ SCORES = "data/scores/ifd.jsonl"
 EMBEDDINGS = "data/embeddings"
 OUT = "data/selected/train.jsonl"
 METRICS = "metrics/select.json"
+PLOTS = "metrics/select"
 
 
 def load_pool(records: list[dict]):
@@ -42,20 +45,23 @@ def main(args) -> None:
     from codesift.config import section
     from codesift.io import read_jsonl, write_json, write_jsonl
     from codesift.selection import Request, n_to_select, select
-    from codesift.selection.report import report
+    from codesift.selection.report import plot_data, report
 
     start = time.perf_counter()
     cfg = section("select", args.params)
     records = read_jsonl(PREPARED)
     pool = load_pool(records)
-    req = Request(n_select=n_to_select(len(records), cfg.ratio, cfg.sample_num), seed=cfg.seed,
-                  n_clusters=cfg.n_clusters, n_init=cfg.n_init, ifd_max=cfg.ifd_max,
-                  ratio_of=cfg.ratio_of)
+    shared = {f.name for f in dataclasses.fields(Request)} & set(vars(cfg))
+    req = Request(n_select=n_to_select(len(records), cfg.ratio, cfg.sample_num),
+                  **{name: getattr(cfg, name) for name in shared})
     picked = select(cfg.method, pool, req)
     write_jsonl(OUT, (records[i] for i in picked))
     write_json(METRICS, {"method": cfg.method, "n_total": len(records),
                          "n_selected": len(picked), "ratio": len(picked) / len(records),
-                         "seconds": time.perf_counter() - start, **report(pool, picked)})
+                         "seconds": time.perf_counter() - start,
+                         **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
+    for name, rows in plot_data(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed).items():
+        write_json(f"{PLOTS}/{name}.json", rows)
     print(f"select: {cfg.method} kept {len(picked)} of {len(records)}")
 
 

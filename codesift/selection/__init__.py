@@ -34,6 +34,16 @@ class Request:
     n_init: int = 10
     ifd_max: float = 1.0
     ratio_of: str = "kept"
+    deita_threshold: float = 0.9  # deita: max cosine similarity to any kept sample
+    dq_bins: int = 10  # dq: number of bins k
+    dq_alpha: float = 1.0  # dq: weight of the pool term in the graph-cut gain (lam)
+    activeft_iters: int = 300
+    activeft_lr: float = 1e-3
+    activeft_temperature: float = 0.07
+    activeft_balance: float = 1.0  # activeft: lambda on the diversity term
+    activeft_refresh: int = 20  # activeft: refresh the nearest-parameter lists every R iters
+    activeft_candidates: int = 8  # activeft: nearest parameters tracked per sample
+    activeft_neighbours: int = 32  # activeft: nearest parameters tracked per parameter
 
 
 Selector = Callable[[Pool, Request], np.ndarray]
@@ -49,7 +59,7 @@ def register(name: str) -> Callable[[Selector], Selector]:
 
 def select(method: str, pool: Pool, req: Request) -> np.ndarray:
     """Sorted, unique indices of the chosen samples."""
-    from codesift.selection import methods  # noqa: F401  (fills the registry)
+    _load_methods()
 
     if method not in REGISTRY:
         raise CodesiftError(f"select.method: unknown method {method!r}; "
@@ -60,7 +70,19 @@ def select(method: str, pool: Pool, req: Request) -> np.ndarray:
     return picked
 
 
-NEEDS_EMBEDDINGS = {"cdas"}
+NEEDS_EMBEDDINGS = {"cdas", "kcenter", "deita", "dq", "activeft"}
+
+
+def _load_methods() -> None:
+    """Import every method module so its @register runs; lazy to keep imports light."""
+    from codesift.selection import (  # noqa: F401
+        activeft,
+        deita,
+        dq,
+        ifd_all,
+        kcenter,
+        methods,
+    )
 
 
 def n_to_select(n_total: int, ratio: float, sample_num: int) -> int:
