@@ -202,13 +202,27 @@ def expose(paths):
         ro_remount(anc)
 
 
+def under_private(paths, private_dirs):
+    """Install dirs that a private tmpfs would hide (a checkout or venv under /tmp), each with
+    an O_PATH fd opened before the tmpfs goes on, to bind it back afterwards."""
+    hidden = [p for p in paths
+              if any(p == d or p.startswith(d.rstrip("/") + "/") for d in private_dirs)]
+    return [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in hidden]
+
+
 def private_fs(cfg, source):
     """Read-only /, and fresh size-capped tmpfs on the temp dirs and the working dir."""
     expose(cfg["expose"])
+    keep = under_private(cfg["install"], cfg["private_dirs"])
     opts = "size=%dm,nr_inodes=16384" % cfg["tmpfs_mb"]
     for d in cfg["private_dirs"]:
         if os.path.isdir(d) and not os.path.islink(d):
             mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
+    for path, fd in keep:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        mount("/proc/self/fd/%d" % fd, path, None, MS_BIND)
+        ro_remount(path)
+        os.close(fd)
     wd, uid = cfg["workdir"], cfg["uid"]
     os.makedirs(wd, exist_ok=True)  # it was hidden if it lived in one of the dirs above
     own = "%s,mode=700,uid=%d,gid=%d" % (opts, uid, uid)
@@ -356,6 +370,12 @@ def _children_of(ppid: int) -> list[int]:
 
 
 @functools.cache
+def _install_dirs() -> tuple[str, ...]:
+    """Where the interpreter and its packages live (a venv and its base)."""
+    return tuple(sorted({os.path.realpath(p) for p in
+                         (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}))
+
+
 def _unreachable_install_dirs() -> tuple[str, ...]:
     """Python install dirs that uid 65534 cannot reach because a parent lacks o+x."""
     dirs = {os.path.realpath(p) for p in
@@ -572,6 +592,7 @@ def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None,
         cfg = {"workdir": workdir, "program": program, "uid": uid, "pidns": prefix is not None,
                "rlimits": _rlimits(limits), "timeout_s": limits.timeout_s,
                "private_dirs": list(_PRIVATE_DIRS), "expose": list(_unreachable_install_dirs()),
+               "install": list(_install_dirs()),
                "tmpfs_mb": max(16, 4 * limits.file_size_mb)}
         argv = [*(prefix or ()), sys.executable, "-s", "-P", runner, json.dumps(cfg)]
         return _launch(argv, workdir, limits, prefix is not None, channel_mb)
