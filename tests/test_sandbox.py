@@ -17,6 +17,7 @@ import socket
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import pytest
@@ -142,6 +143,11 @@ def test_process_setup(mode, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")  # must not leak in
     monkeypatch.setenv("SECRET_TOKEN", "hunter2")
     uid_check = "assert os.getuid() == 65534 and os.getgroups() == []" if ROOT else ""
+    # In a PID namespace the session leader (unshare) is outside it, so getsid/getpgrp read 0
+    # there whatever the session; test_sandbox_leads_its_own_session checks it from outside.
+    session_check = ("assert os.getpid() == 2 and os.getsid(0) == os.getpgrp() == 0"
+                     if mode == "namespaces" else
+                     "assert os.getsid(0) == os.getpgrp() == os.getppid()  # the runner leads")
     code = f"""
     import os, sys
     assert os.getcwd() == os.environ["HOME"]
@@ -151,12 +157,39 @@ def test_process_setup(mode, monkeypatch):
     assert sys.flags.no_user_site and sys.flags.safe_path  # -I without -E (see sandbox.py)
     assert sys.executable == {sys.executable!r}
     assert os.readlink("/proc/self/fd/0") == "/dev/null"
-    assert os.getsid(0) != {os.getsid(0)} and os.getpgrp() != {os.getpgrp()}
     {uid_check}
-    {"assert os.getpid() == 2  # PID namespace" if mode == "namespaces" else ""}
+    {session_check}
     """
     out = run(code)
     assert out.status == "passed", out.detail
+
+
+def test_sandbox_leads_its_own_session(mode):
+    """From outside: the process the harness starts heads a new session and process group."""
+    tag = secrets.token_hex(6)
+    thread = threading.Thread(target=run, args=(f"import time\ntime.sleep(3)  # {tag}\n",))
+    thread.start()
+    try:
+        deadline, top = time.monotonic() + 10, []
+        while not top and time.monotonic() < deadline:
+            top = [stat for stat in map(proc_stat, procs_with("codesift-sbx-"))
+                   if stat and stat[0] == os.getpid()]  # our direct children
+            time.sleep(0.05)
+    finally:
+        thread.join()
+    assert top, "no sandbox process seen"
+    for _ppid, pid, pgrp, sid in top:
+        assert sid == pgrp == pid != os.getsid(0)
+
+
+def proc_stat(pid: int) -> tuple[int, int, int, int] | None:
+    """(ppid, pid, pgrp, session) from /proc/PID/stat, or None if it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), pid, int(fields[2]), int(fields[3])
 
 
 # --- requirement 2: resource limits ---------------------------------------------------------
