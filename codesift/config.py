@@ -103,9 +103,9 @@ class SelectConfig:
     activeft_lr: float = 1e-3
     activeft_temperature: float = 0.07
     activeft_balance: float = 1.0  # lambda on the diversity term
-    activeft_refresh: int = 10  # exact nearest-parameter refresh every R iterations
+    activeft_refresh: int = 20  # exact nearest-parameter refresh every R iterations
     activeft_candidates: int = 8  # nearest parameters tracked per sample between refreshes
-    activeft_neighbours: int = 64  # nearest parameters tracked per parameter
+    activeft_neighbours: int = 32  # nearest parameters tracked per parameter
 
 
 @dataclass
