@@ -8,7 +8,6 @@ leaves alone (it only blanks names on `os` and `builtins`): the sandbox is the p
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import shutil
@@ -24,6 +23,7 @@ from codesift.evaluation.evalplus_exec import Settings
 from codesift.evaluation.execution import evaluate
 from codesift.evaluation.sandbox import Limits
 from tests.conftest import ROOT, SHARED
+from tests.procs import nobody_pids, procs_with
 
 HE_FILE = SHARED / "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 TASK = "HumanEval/39"  # prime_fib: 10 base and 2 plus inputs, so the deadlines are short
@@ -152,34 +152,6 @@ HOSTILE = {
         os._exit(0)
         """,
 }
-
-
-def procs_with(needle: str) -> list[int]:
-    """PIDs whose argv contains needle (a /proc scan)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if needle.encode() in f.read():
-                        found.append(int(name))
-            except OSError:
-                pass
-    return found
-
-
-def nobody_pids() -> set[int]:
-    """PIDs of uid 65534, the sandbox user."""
-    pids = set()
-    for path in glob.glob("/proc/[0-9]*/status"):
-        try:
-            with open(path) as f:
-                uid = next(line for line in f if line.startswith("Uid:")).split()[1]
-        except (OSError, StopIteration):
-            continue
-        if uid == "65534":
-            pids.add(int(path.split("/")[2]))
-    return pids
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import pytest
 
 from codesift.evaluation import sandbox
 from codesift.evaluation.sandbox import Limits, run_many, run_program
+from tests.procs import nobody_pids, proc_stat, procs_with
 
 ROOT = os.geteuid() == 0
 NAMESPACES = sandbox.isolation_mode() == "namespaces"
@@ -53,34 +54,6 @@ def no_leftover_workdirs():
 
 def run(code: str, limits: Limits = FAST):
     return run_program(textwrap.dedent(code), limits)
-
-
-def procs_with(needle: str) -> list[int]:
-    """PIDs whose argv contains needle, from /proc (no psutil)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if needle.encode() in f.read():
-                        found.append(int(name))
-            except OSError:
-                pass
-    return found
-
-
-def nobody_pids() -> set[int]:
-    """PIDs running with real uid 65534."""
-    pids = set()
-    for path in glob.glob("/proc/[0-9]*/status"):
-        try:
-            with open(path) as f:
-                uid_line = next(line for line in f if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        if uid_line.split()[1] == "65534":
-            pids.add(int(path.split("/")[2]))
-    return pids
 
 
 # --- verdicts ----------------------------------------------------------------------------
@@ -180,16 +153,6 @@ def test_sandbox_leads_its_own_session(mode):
     assert top, "no sandbox process seen"
     for _ppid, pid, pgrp, sid in top:
         assert sid == pgrp == pid != os.getsid(0)
-
-
-def proc_stat(pid: int) -> tuple[int, int, int, int] | None:
-    """(ppid, pid, pgrp, session) from /proc/PID/stat, or None if it has gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), pid, int(fields[2]), int(fields[3])
 
 
 # --- requirement 2: resource limits ---------------------------------------------------------
