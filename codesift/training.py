@@ -53,9 +53,12 @@ def bfd_bins(examples: list[dict], max_seq_len: int) -> list[dict]:
 @dataclass
 class Collator:
     """Lay out a batch as `pad` (to max_seq_len), `dynamic_pad` (to the longest),
-    `dynamic_pack` (rows of <= max_seq_len, positions restarting per sample, no mask) or
-    `bfd` (features are pre-made bins). With `flatten` (flash-attn on a GPU) a packed batch
-    is one padding-free row, the layout flash-attn's varlen path reads from position_ids.
+    `dynamic_pack` (positions restarting per sample, no mask) or `bfd` (features are
+    pre-made bins). dynamic_pack's rows are as wide as the batch's longest sample, not
+    max_seq_len: SDPA's masked attention costs row width squared per row, so wider rows
+    undo the saving (bench/pack.py: 1024-wide rows ran no faster than dynamic_pad) and
+    padding is no lower. With `flatten` (flash-attn on a GPU) a packed batch is one
+    padding-free row, the layout flash-attn's varlen path reads from position_ids.
 
     Hand-written because DataCollatorWithFlattening only makes that single row, which on
     CPU SDPA costs attention quadratic in the batch; it also counts padding.
@@ -84,8 +87,9 @@ class Collator:
             elif self.mode == "bfd":
                 starts = [sum(sizes[:i]) for i in range(len(sizes))]
                 bins = [list(range(a, a + n)) for a, n in zip(starts, sizes, strict=True)]
-            else:
-                bins = first_fit_decreasing([len(s) for s in seqs], self.max_seq_len)
+            else:  # rows as wide as the longest sample (<= max_seq_len), see the docstring
+                lengths = [len(s) for s in seqs]
+                bins = first_fit_decreasing(lengths, max(lengths))
             batch = pack_rows(seqs, labels, bins, self.pad_id)
         mask = batch.pop("segment_ids") >= 0
         self.real_tokens += int(mask.sum())
