@@ -59,16 +59,21 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
     return n
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read JSONL; a bad line raises an error naming the file and line."""
-    rows = []
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) per non-blank line; bad JSON or UTF-8 names the file and line."""
     for lineno, line in _lines(path):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as e:
             raise CodesiftError(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read JSONL of objects; a bad line raises an error naming the file and line."""
+    rows = []
+    for lineno, obj in iter_jsonl(path):
         if not isinstance(obj, dict):
             raise CodesiftError(
                 f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")

@@ -6,12 +6,11 @@ validation error can name the file, line and field at fault.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.io import _lines
+from codesift.io import iter_jsonl, read_json
 
 Raw = tuple[str, dict]
 
@@ -31,20 +30,12 @@ def read_source(source: str, split: str = "train") -> Iterator[Raw]:
 
 
 def _jsonl(path: Path) -> Iterator[Raw]:
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CodesiftError(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})")
+    for lineno, obj in iter_jsonl(path):
         yield f"{path}:{lineno}", obj
 
 
 def _json(path: Path) -> Iterator[Raw]:
     """A JSON array of objects (Alpaca style); errors name the record index."""
-    from codesift.io import read_json
-
     data = read_json(path)
     if not isinstance(data, list):
         raise CodesiftError(f"{path}: expected a JSON array of records")
