@@ -67,7 +67,8 @@ class TemplateConfig:
 @dataclass
 class IfdConfig:
     max_len: int = 512
-    batch_tokens: int = 8192
+    batch_tokens: int = 2048  # CPU optimum (bench/ifd.py); GPUs want far more (paper: 65536)
+    pack: bool = False  # several sequences per row; off: one per row (faster on CPU SDPA)
     num_shards: int = 1
     shards: list[int] = field(default_factory=lambda: [0])  # DVC's matrix: [0..num_shards-1]
     chunk_size: int = 512  # samples per flushed chunk (the unit of resume)

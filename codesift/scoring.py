@@ -54,10 +54,12 @@ def segments(enc: Encoded, bos_id: int | None) -> tuple[tuple[list[int], list[in
     return (enc.input_ids, cond_labels), uncond
 
 
-def batches(lengths: Sequence[int], capacity: int, batch_tokens: int) -> list[list[list[int]]]:
-    """Pack sequences into rows of <= `capacity` tokens, then rows into batches whose
-    padded size (rows x widest row) stays within `batch_tokens`."""
-    bins = first_fit_decreasing(lengths, capacity)
+def batches(lengths: Sequence[int], capacity: int, batch_tokens: int,
+            pack: bool = False) -> list[list[list[int]]]:
+    """Pack sequences into rows of <= `capacity` tokens (or, without `pack`, one per row),
+    then rows, longest first, into batches whose padded size (rows x widest row) stays
+    within `batch_tokens`."""
+    bins = first_fit_decreasing(lengths, capacity) if pack else [[i] for i in range(len(lengths))]
     widths = [sum(lengths[i] for i in b) for b in bins]
     order = sorted(range(len(bins)), key=lambda b: (-widths[b], b))
     out: list[list[list[int]]] = []
@@ -78,7 +80,9 @@ def segment_nll(model: PreTrainedModel,
     dev = model.device
     labels = rows["labels"][:, 1:].to(dev)
     keep = labels != -100
-    logits = _logits_at(model, rows["input_ids"].to(dev), rows["position_ids"].to(dev), keep)
+    pos = rows.get("position_ids")
+    logits = _logits_at(model, rows["input_ids"].to(dev), None if pos is None else pos.to(dev),
+                        keep)
     nll = F.cross_entropy(logits.float(), labels[keep], reduction="none")
     seg = rows["segment_ids"][:, 1:].to(dev)
     ids, inverse = torch.unique(seg[keep], return_inverse=True)
@@ -89,7 +93,7 @@ def segment_nll(model: PreTrainedModel,
     return ids.cpu(), sums.cpu(), counts.cpu()
 
 
-def _logits_at(model: PreTrainedModel, input_ids: torch.Tensor, position_ids: torch.Tensor,
+def _logits_at(model: PreTrainedModel, input_ids: torch.Tensor, position_ids: torch.Tensor | None,
                keep: torch.Tensor) -> torch.Tensor:
     """Logits only where a label is scored: the LM head runs on answer positions alone
     (prompt positions are most of the tokens and need no vocabulary projection)."""
@@ -114,8 +118,15 @@ class ScoreStats:
 
 def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
           pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
-          progress: bool = True) -> tuple[list[Score], ScoreStats]:
-    """Score (prompt, answer) pairs; failures carry an `error` and null scores, never 0."""
+          progress: bool = True, pack: bool = False) -> tuple[list[Score], ScoreStats]:
+    """Score (prompt, answer) pairs; failures carry an `error` and null scores, never 0.
+
+    `pack` puts several sequences in a row (position ids restarting, so the model builds a
+    block-diagonal mask). Without it each sequence has its own right-padded row and no
+    position ids or mask, so attention takes SDPA's plain causal path (causality alone
+    keeps the trailing padding unseen): on CPU that is faster, because a masked row costs
+    its width squared and the length-sorted batches hold little padding anyway.
+    """
     start = time.perf_counter()
     results = [Score() for _ in pairs]
     seqs: list[list[int]] = []
@@ -134,11 +145,13 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     sums = torch.zeros(len(seqs), dtype=torch.float64)
     counts = torch.zeros(len(seqs), dtype=torch.long)
     failed: dict[int, str] = {}
-    plan = batches([len(s) for s in seqs], max_len, batch_tokens)
+    plan = batches([len(s) for s in seqs], max_len, batch_tokens, pack)
     bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
     stats = ScoreStats()
     for batch in plan:
         rows = pack_rows(seqs, labels, batch, pad_id=_pad_id(tok))
+        if not pack:
+            del rows["position_ids"]  # default 0..width-1: no packing for the model to detect
         members = [i for b in batch for i in b]
         try:
             ids, s, c = segment_nll(model, rows)
@@ -180,16 +193,18 @@ def _pad_id(tok: PreTrainedTokenizerBase) -> int:
 
 
 def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
-             pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int) -> float:
+             pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
+             pack: bool = False) -> float:
     """Mean over pairs of the answer's mean NLL given its prompt (held-out loss)."""
-    results, _ = score(model, tok, pairs, max_len, batch_tokens, progress=False)
+    results, _ = score(model, tok, pairs, max_len, batch_tokens, progress=False, pack=pack)
     vals = [r.ce_cond for r in results if r.ce_cond is not None]
     return sum(vals) / len(vals) if vals else float("nan")
 
 
 def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],
                     pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
-                    log: ChunkLog, chunk_size: int = 512) -> tuple[list[dict], ScoreStats]:
+                    log: ChunkLog, chunk_size: int = 512,
+                    pack: bool = False) -> tuple[list[dict], ScoreStats]:
     """Score in chunks, appending each finished chunk to `log`; rows already in the log
     (from a killed run with the same fingerprint) are not scored again."""
     done = {row["id"]: row for row in log.rows}
@@ -199,7 +214,7 @@ def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: S
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start:start + chunk_size]
         results, stats = score(model, tok, [pairs[i] for i in chunk], max_len, batch_tokens,
-                               progress=False)
+                               progress=False, pack=pack)
         rows = [{"id": ids[i], **r.as_dict()} for i, r in zip(chunk, results, strict=True)]
         log.append(rows)
         done.update((row["id"], row) for row in rows)

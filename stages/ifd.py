@@ -57,13 +57,14 @@ def main(args) -> None:
     records = read_jsonl(PREPARED)
     records = [records[i] for i in shard_slice(len(records), cfg.num_shards, shard)]
     settings = {"max_len": cfg.max_len, "template": template.prompt, "dtype": dtype,
+                "pack": cfg.pack,
                 "records": [[r["id"], r["instruction"], r["response"]] for r in records]}
     log = ChunkLog(f"{RESUME}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
                    fingerprint([BASE], settings))
     tok, model = load_tokenizer(BASE), load_model(BASE, dtype)
     pairs = [(prompt_text(template.prompt, r["instruction"]), r["response"]) for r in records]
     rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
-                                  cfg.batch_tokens, log, cfg.chunk_size)
+                                  cfg.batch_tokens, log, cfg.chunk_size, pack=cfg.pack)
     with atomic_path(f"{SHARDS}/{shard}", is_dir=True) as tmp:
         write_jsonl(tmp / "scores.jsonl", rows)
         write_json(tmp / "stats.json", stats.__dict__)

@@ -37,11 +37,15 @@ def pairs(sample_records):
     return [(prompt_text(TEMPLATE, r["instruction"]), r["response"]) for r in sample_records[:24]]
 
 
-def test_packed_batched_scores_equal_one_at_a_time(tiny, pairs):
+@pytest.mark.parametrize("pack", [True, False])
+def test_packed_batched_scores_equal_one_at_a_time(tiny, pairs, pack):
     model, tok = tiny
     lengths = [len(encode(tok, p, a, 512).input_ids) for p, a in pairs]
-    assert any(len(row) > 1 for b in batches(lengths * 2, 512, 4096) for row in b)  # packs
-    results, stats = score(model, tok, pairs, max_len=512, batch_tokens=4096, progress=False)
+    plan = batches(lengths * 2, 512, 4096, pack)
+    assert any(len(row) > 1 for b in plan for row in b) == pack  # packs, or one per row
+    assert any(len(b) > 1 for b in plan)  # several rows per batch either way
+    results, stats = score(model, tok, pairs, max_len=512, batch_tokens=4096, progress=False,
+                           pack=pack)
     assert stats.n_scored == len(pairs) and stats.n_failed == 0
     for (p, a), r in zip(pairs, results, strict=True):
         c, u, ifd, n = _by_hand(model, tok, p, a)
@@ -53,10 +57,11 @@ def test_packed_batched_scores_equal_one_at_a_time(tiny, pairs):
         assert r.ppl_cond == pytest.approx(math.exp(c), rel=1e-5)
 
 
-def test_batch_budget_does_not_change_scores(tiny, pairs):
+@pytest.mark.parametrize("pack", [True, False])
+def test_batch_budget_does_not_change_scores(tiny, pairs, pack):
     model, tok = tiny
-    big, _ = score(model, tok, pairs, 512, batch_tokens=16384, progress=False)
-    small, _ = score(model, tok, pairs, 512, batch_tokens=512, progress=False)
+    big, _ = score(model, tok, pairs, 512, batch_tokens=16384, progress=False, pack=pack)
+    small, _ = score(model, tok, pairs, 512, batch_tokens=512, progress=False, pack=pack)
     for a, b in zip(big, small, strict=True):
         assert a.ifd == pytest.approx(b.ifd, abs=1e-5)
 
