@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from codesift import CodesiftError
@@ -164,6 +170,7 @@ def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: Tr
     """Fine-tune (resuming from the newest checkpoint in `checkpoints` if any) and save a
     standalone model in `out` (LoRA merged; adapter in out/adapter). Token counts are this
     process's own (per rank under DDP)."""
+    set_seed(cfg.seed)  # LoRA's A matrices are drawn here, before the Trainer seeds anything
     model = prepare_model(base, cfg, attn)
     collator = Collator(cfg.pad_mode, tok.pad_token_id, cfg.max_seq_len,
                         flatten="flash" in attn and cfg.pad_mode in ("dynamic_pack", "bfd"))
