@@ -25,6 +25,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from codesift import CodesiftError
 from codesift.config import TrainConfig
+from codesift.io import read_json, write_json
 from codesift.models import load_model, torch_dtype
 from codesift.packing import best_fit_decreasing, first_fit_decreasing, pack_rows, pad_rows
 from codesift.templates import chat_pairs, encode, encode_chat, prompt_text
@@ -201,6 +202,7 @@ def _save(model, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig, out:
     in full precision (merging into 4-bit weights would lose the adapter's precision)."""
     if cfg.method != "full":
         model.save_pretrained(out / "adapter")
+        _sort_target_modules(out / "adapter" / "adapter_config.json")
         if cfg.method == "qlora":
             from peft import PeftModel
 
@@ -209,6 +211,15 @@ def _save(model, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig, out:
     model.config.use_cache = True  # generation wants the KV cache back
     model.save_pretrained(out)
     tok.save_pretrained(out)
+
+
+def _sort_target_modules(path: Path) -> None:
+    """PEFT writes target_modules from a set, in hash-seed order: sort it so the same run
+    gives the same bytes (and DVC the same hash)."""
+    config = read_json(path)
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    write_json(path, config)
 
 
 def peak_memory_mb() -> float:
