@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from codesift.config import apply_profile
 from tests.conftest import ROOT
@@ -40,8 +41,6 @@ def ran(log: str) -> set[str]:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """A git clone-like copy of the working tree with the CI profile applied and committed."""
-    import yaml
-
     dst = tmp_path_factory.mktemp("pipeline") / "repo"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
@@ -83,6 +82,21 @@ def test_repro_writes_every_output_with_the_contract_keys(repo):
 def test_second_repro_runs_nothing(repo):
     assert ran(sh("dvc", "repro", cwd=repo)) == set()
     assert "up to date" in sh("dvc", "status", cwd=repo)
+
+
+def test_forced_rerun_of_train_and_select_gives_the_same_bytes(repo):
+    """Seeded all the way: a forced rerun leaves dvc.lock's output hashes as they were."""
+    before = (repo / "dvc.lock").read_text()
+    for stage in ("select", "train"):
+        sh("dvc", "repro", "-f", "-s", stage, cwd=repo)
+    assert "up to date" in sh("dvc", "status", cwd=repo)
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    old = yaml.safe_load(before)
+    for stage in ("select", "train"):
+        outs = {o["path"]: o["md5"] for o in lock["stages"][stage]["outs"]}
+        want = {o["path"]: o["md5"] for o in old["stages"][stage]["outs"]}
+        assert {p: outs[p] for p in outs if not p.startswith(("metrics/", "dvclive/"))} == \
+            {p: want[p] for p in want if not p.startswith(("metrics/", "dvclive/"))}
 
 
 def test_experiment_reruns_only_downstream_of_select(repo):
