@@ -62,7 +62,8 @@ def main() -> None:
     p.add_argument("--max-len", type=int, default=512)
     p.add_argument("--batch-tokens", type=int, default=IfdConfig().batch_tokens)
     p.add_argument("--template", default="### Instruction:\n{instruction}\n\n### Response:\n")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=2,
+                   help="timed runs of each method, interleaved; the best counts")
     args = p.parse_args()
     torch.set_num_threads(2)
     model, tok = load_model(args.model, "float32"), load_tokenizer(args.model)
