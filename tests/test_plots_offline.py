@@ -1,0 +1,182 @@
+"""`dvc plots show` renders offline: the committed HTML template (configs/plots/template.html,
+built by scripts/build_plots_template.py) inlines vega, vega-lite and vega-embed, and .dvc/config
+points DVC at it, so the page loads no script or stylesheet from anywhere."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "configs/plots/template.html"
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+       "DVC_NO_UPDATER": "1"}
+ROWS = [{"step": i, "loss": round(2.0 / (i + 1), 4)} for i in range(6)]
+CHROMIUMS = ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome")
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location(
+        "build_plots_template", ROOT / "scripts/build_plots_template.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+PINS = _build_script().PINS
+
+
+def sh(*cmd: str, cwd: Path) -> str:
+    out = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"{cmd} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def html_template_setting() -> str:
+    from configobj import ConfigObj  # a dvc dependency; DVC reads .dvc/config with it
+
+    return ConfigObj(str(ROOT / ".dvc/config"))["plots"]["html_template"]
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of each <script>."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: list[tuple[dict, str]] = []
+        self._in_script: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script = dict(attrs)
+            self.scripts.append((self._in_script, ""))
+
+    def handle_data(self, data):
+        if self._in_script is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = None
+
+
+def parse(html: str) -> Tags:
+    p = Tags()
+    p.feed(html)
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory) -> Path:
+    """A fresh git+dvc repo with the committed template and config; `dvc plots show` run."""
+    repo = tmp_path_factory.mktemp("plots") / "repo"
+    repo.mkdir()
+    sh("git", "init", "-q", cwd=repo)
+    sh("dvc", "init", "-q", cwd=repo)
+    shutil.copy2(ROOT / ".dvc/config", repo / ".dvc/config")
+    rel = TEMPLATE.relative_to(ROOT)
+    (repo / rel).parent.mkdir(parents=True)
+    shutil.copy2(TEMPLATE, repo / rel)
+    (repo / "loss.json").write_text(json.dumps(ROWS))
+    (repo / "dvc.yaml").write_text("plots:\n  - loss.json:\n      x: step\n      y: loss\n")
+    sh("dvc", "plots", "show", cwd=repo)
+    return repo / "dvc_plots/index.html"
+
+
+def test_config_points_at_committed_template():
+    value = html_template_setting()
+    # DVC joins a relative plots.html_template onto the .dvc/ directory (dvc.commands.plots),
+    # and silently treats a path that is not a file as the template text itself.
+    assert not os.path.isabs(value)
+    assert (ROOT / ".dvc" / value).resolve() == TEMPLATE.resolve()
+
+
+def test_template_records_pinned_versions():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) < 2_000_000
+    assert "{plot_divs}" in text  # the one placeholder DVC requires
+    assert "{scripts}" not in text  # where DVC would put its CDN <script src=...> tags
+    scripts = [(a, s) for a, s in parse(text).scripts]
+    assert [a.get("data-package") for a, _ in scripts] == [p.spec for p in PINS]
+    header = text.split("-->", 1)[0]
+    for pin, (_, body) in zip(PINS, scripts, strict=True):
+        assert f"<!-- {pin.spec} {pin.build} -->" in text
+        assert re.search(rf"^\s*{re.escape(pin.spec)} \S+ {re.escape(pin.integrity)} ",
+                         header, re.M), pin.spec
+        assert f'"{pin.version}"' in body  # the library's own version constant
+        assert (TEMPLATE.parent / f"licenses/{pin.name}-LICENSE").read_text().strip()
+
+
+def test_plots_show_loads_nothing_external(shown):
+    html = shown.read_text(encoding="utf-8")
+    tags = parse(html)
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", html, re.I)
+    assert [t for t, a in tags.tags if t == "script" and "src" in a] == []
+    assert [t for t, _ in tags.tags if t in ("link", "iframe", "object", "embed", "base")] == []
+    loads = [(t, k, v) for t, a in tags.tags for k, v in a.items()
+             if k in ("src", "href", "data", "srcset") and v and re.match(r"\s*(\w+:)?//", v)]
+    assert loads == []
+    assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", html, re.I)
+    assert "cdn.jsdelivr" not in html
+
+
+def test_plots_show_inlines_libraries_and_spec(shown):
+    html = shown.read_text(encoding="utf-8")
+    scripts = parse(html).scripts
+    libs = {a["data-package"]: s for a, s in scripts if "data-package" in a}
+    assert list(libs) == [p.spec for p in PINS]
+    assert ".vega={}" in libs["vega@5.20.2"]
+    assert ".vegaLite={}" in libs["vega-lite@5.2.0"]
+    assert ".vegaEmbed=" in libs["vega-embed@6.18.2"]
+    specs = [json.loads(m.group(1)) for _, s in scripts
+             if (m := re.search(r"var spec = (\{.*\});\s*vegaEmbed\(", s, re.S))]
+    assert len(specs) == 1
+    spec = specs[0]
+    values = spec["data"]["values"]
+    assert [(v["step"], v["loss"]) for v in values] == [(r["step"], r["loss"]) for r in ROWS]
+    assert "loss.json" in json.dumps(spec)
+    # the libraries come before the plots that call vegaEmbed
+    assert html.index('data-package="vega-embed@') < html.index("vegaEmbed('#")
+
+
+def test_renders_in_headless_chromium_without_network(shown, tmp_path):
+    exe = next((p for p in map(shutil.which, CHROMIUMS) if p), None)
+    if exe is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium-headless-shell)")
+    offline = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               f"--user-data-dir={tmp_path / 'profile'}",
+               # every host lookup fails and every connection goes to a closed port
+               "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+               "--virtual-time-budget=10000"]
+    out = subprocess.run([exe, *offline, "--dump-dom", shown.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    dom = out.stdout
+    # vegaEmbed ran: it adds the vega-embed class and draws the chart into a canvas
+    assert dom.count('class="vega-embed') == 1, dom[-2000:]
+    assert dom.count("<canvas") == 1
+
+    pil = pytest.importorskip("PIL.Image")
+    png = tmp_path / "shot.png"
+    subprocess.run([exe, *offline, "--window-size=800,600", f"--screenshot={png}",
+                    shown.as_uri()], capture_output=True, timeout=120, check=True)
+    img = pil.open(png).convert("RGB")
+    # the line is drawn in DVC's first series colour, #945dd6
+    near = sum(1 for r, g, b in img.getdata()
+               if abs(r - 0x94) < 40 and abs(g - 0x5D) < 40 and abs(b - 0xD6) < 40)
+    assert near > 100, near
