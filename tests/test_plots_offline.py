@@ -1,6 +1,7 @@
 """`dvc plots show` renders offline: the committed HTML template (configs/plots/template.html,
 built by scripts/build_plots_template.py) inlines vega, vega-lite and vega-embed, and .dvc/config
-points DVC at it, so the page loads no script or stylesheet from anywhere."""
+points DVC at it, so the page loads no script or stylesheet from anywhere. Also: the custom
+scatter template .dvc/plots/scatter_selected.json colours points by their `selected` field."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
        "DVC_NO_UPDATER": "1"}
 ROWS = [{"step": i, "loss": round(2.0 / (i + 1), 4)} for i in range(6)]
+PCA = [{"index": i, "pc1": i / 10, "pc2": (i * 4 % 9 - 4) / 10, "selected": i % 3 == 0}
+       for i in range(9)]
+DVC_YAML = """\
+plots:
+  - loss.json:
+      x: step
+      y: loss
+  - Embeddings (PCA), full vs selected:
+      template: scatter_selected
+      x: pc1
+      y:
+        pca.json: pc2
+"""
 CHROMIUMS = ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome")
 
 
@@ -83,17 +97,19 @@ def parse(html: str) -> Tags:
 
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory) -> Path:
-    """A fresh git+dvc repo with the committed template and config; `dvc plots show` run."""
+    """A fresh git+dvc repo with the committed templates and config; `dvc plots show` run."""
     repo = tmp_path_factory.mktemp("plots") / "repo"
     repo.mkdir()
     sh("git", "init", "-q", cwd=repo)
     sh("dvc", "init", "-q", cwd=repo)
     shutil.copy2(ROOT / ".dvc/config", repo / ".dvc/config")
+    shutil.copytree(ROOT / ".dvc/plots", repo / ".dvc/plots")
     rel = TEMPLATE.relative_to(ROOT)
     (repo / rel).parent.mkdir(parents=True)
     shutil.copy2(TEMPLATE, repo / rel)
     (repo / "loss.json").write_text(json.dumps(ROWS))
-    (repo / "dvc.yaml").write_text("plots:\n  - loss.json:\n      x: step\n      y: loss\n")
+    (repo / "pca.json").write_text(json.dumps(PCA))
+    (repo / "dvc.yaml").write_text(DVC_YAML)
     sh("dvc", "plots", "show", cwd=repo)
     return repo / "dvc_plots/index.html"
 
@@ -135,6 +151,13 @@ def test_plots_show_loads_nothing_external(shown):
     assert "cdn.jsdelivr" not in html
 
 
+def specs(html: str) -> dict[str, dict]:
+    """The vega-lite spec of each plot on the page, by title."""
+    found = [json.loads(m.group(1)) for _, s in parse(html).scripts
+             if (m := re.search(r"var spec = (\{.*\});\s*vegaEmbed\(", s, re.S))]
+    return {s["title"]["text"]: s for s in found}
+
+
 def test_plots_show_inlines_libraries_and_spec(shown):
     html = shown.read_text(encoding="utf-8")
     scripts = parse(html).scripts
@@ -143,13 +166,10 @@ def test_plots_show_inlines_libraries_and_spec(shown):
     assert ".vega={}" in libs["vega@5.20.2"]
     assert ".vegaLite={}" in libs["vega-lite@5.2.0"]
     assert ".vegaEmbed=" in libs["vega-embed@6.18.2"]
-    specs = [json.loads(m.group(1)) for _, s in scripts
-             if (m := re.search(r"var spec = (\{.*\});\s*vegaEmbed\(", s, re.S))]
-    assert len(specs) == 1
-    spec = specs[0]
-    values = spec["data"]["values"]
+    plots = specs(html)
+    assert sorted(plots) == ["Embeddings (PCA), full vs selected", "loss.json"]
+    values = plots["loss.json"]["data"]["values"]
     assert [(v["step"], v["loss"]) for v in values] == [(r["step"], r["loss"]) for r in ROWS]
-    assert "loss.json" in json.dumps(spec)
     # the libraries come before the plots that call vegaEmbed
     assert html.index('data-package="vega-embed@') < html.index("vegaEmbed('#")
 
@@ -168,15 +188,35 @@ def test_renders_in_headless_chromium_without_network(shown, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     dom = out.stdout
     # vegaEmbed ran: it adds the vega-embed class and draws the chart into a canvas
-    assert dom.count('class="vega-embed') == 1, dom[-2000:]
-    assert dom.count("<canvas") == 1
+    assert dom.count('class="vega-embed') == 2, dom[-2000:]
+    assert dom.count("<canvas") == 2
 
     pil = pytest.importorskip("PIL.Image")
+    np = pytest.importorskip("numpy")
     png = tmp_path / "shot.png"
-    subprocess.run([exe, *offline, "--window-size=800,600", f"--screenshot={png}",
+    subprocess.run([exe, *offline, "--window-size=800,900", f"--screenshot={png}",
                     shown.as_uri()], capture_output=True, timeout=120, check=True)
     img = pil.open(png).convert("RGB")
-    # the line is drawn in DVC's first series colour, #945dd6
-    near = sum(1 for r, g, b in img.getdata()
-               if abs(r - 0x94) < 40 and abs(g - 0x5D) < 40 and abs(b - 0xD6) < 40)
-    assert near > 100, near
+    px = np.asarray(img, dtype=int)
+
+    def near(rgb, tol):
+        return int((np.abs(px - rgb) <= tol).all(axis=-1).sum())
+
+    assert near((0x94, 0x5D, 0xD6), 3) > 100  # the loss line, DVC's first series colour
+    # PCA points: #bdbdbd (not selected) and #945dd6 (selected) at opacity 0.8 on white
+    assert near((202, 202, 202), 3) > 20
+    assert near((169, 125, 222), 3) > 20
+
+
+def test_pca_scatter_colours_points_by_selected(shown):
+    spec = specs(shown.read_text(encoding="utf-8"))["Embeddings (PCA), full vs selected"]
+    rows = [{k: v[k] for k in ("index", "pc1", "pc2", "selected")} for v in spec["data"]["values"]]
+    assert rows == PCA  # one data source, every point, the selected flag kept
+    assert {"calculate": "datum.selected ? 'selected' : 'not selected'", "as": "subset"} \
+        in spec["transform"]
+    enc = spec["encoding"]
+    assert (enc["x"]["field"], enc["y"]["field"]) == ("pc1", "pc2")
+    assert enc["color"]["field"] == "subset"
+    assert enc["color"]["scale"]["domain"] == ["not selected", "selected"]
+    assert enc["column"]["field"] == "rev"  # plots diff: one panel per revision
+    assert "<DVC_METRIC" not in json.dumps(spec)  # every anchor filled
