@@ -111,7 +111,10 @@ def _pca_rows(x: np.ndarray, picked: np.ndarray, n_points: int, seed: int) -> li
 
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(x), min(n_points, len(x)), replace=False))
-    xy = PCA(n_components=2, random_state=seed).fit_transform(x[idx])
+    xy = np.zeros((len(idx), 2))
+    if len(idx) >= 2:  # PCA needs as many points as components; one point sits at the origin
+        k = min(2, x.shape[1])
+        xy[:, :k] = PCA(n_components=k, random_state=seed).fit_transform(x[idx])
     chosen = np.isin(idx, picked)
     return [{"index": int(i), "pc1": float(a), "pc2": float(b), "selected": bool(s)}
             for i, (a, b), s in zip(idx, xy, chosen, strict=True)]
