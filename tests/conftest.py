@@ -44,6 +44,14 @@ def tiny_dir(tmp_path_factory, sample_records) -> Path:
 
 
 @pytest.fixture(scope="session")
+def template():
+    """The default prompt format, from the repository's templates folder."""
+    from codesift.templates import load_template
+
+    return load_template(ROOT / "templates", "alpaca")
+
+
+@pytest.fixture(scope="session")
 def tiny(tiny_dir):
     from codesift.models import load_model, load_tokenizer
 

@@ -1,18 +1,20 @@
-from codesift.templates import encode, prompt_text
+import pytest
 
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
-
-
-def test_prompt_text_leaves_braces_in_code_alone():
-    assert prompt_text("Q: {instruction}\nA:", "use {x} and {}") == "Q: use {x} and {}\nA:"
+from codesift.templates import encode, load_template
 
 
-def test_answer_tokens_start_at_or_after_prompt_end(tiny):
+def test_rendering_leaves_braces_in_code_alone(tiny, template):
     _, tok = tiny
-    prompt = prompt_text(TEMPLATE, "Add two numbers.")
+    prompt = template.prompt(tok, "use {x} and {}")
+    assert prompt == "### Instruction:\nuse {x} and {}\n\n### Response:\n"
+
+
+def test_answer_tokens_start_at_or_after_prompt_end(tiny, template):
+    _, tok = tiny
     # The answer starts with newlines and spaces, which byte-level BPE merges with the
     # prompt's trailing newline: the straddling token must count as prompt.
-    answer = "\n\n    return a + b"
+    prompt, answer = template.pair(tok, "Add two numbers.", "\n\n    return a + b")
+    assert answer == "\n\n    return a + b" + tok.eos_token
     enc = encode(tok, prompt, answer, max_len=512)
     ids = tok(prompt + answer, add_special_tokens=False, return_offsets_mapping=True)
     starts = [s for s, _ in ids["offset_mapping"]]
@@ -34,18 +36,28 @@ def test_straddling_token_is_prompt(tiny):
     assert first_answer >= len("please retu")
 
 
-def test_truncation_cuts_answer_tail(tiny):
+def test_truncation_cuts_answer_tail(tiny, template):
     _, tok = tiny
-    prompt = prompt_text(TEMPLATE, "Write a long function.")
-    full = encode(tok, prompt, "x = 1\n" * 200, max_len=4096)
-    cut = encode(tok, prompt, "x = 1\n" * 200, max_len=full.n_prompt + 10)
+    prompt, answer = template.pair(tok, "Write a long function.", "x = 1\n" * 200)
+    full = encode(tok, prompt, answer, max_len=4096)
+    cut = encode(tok, prompt, answer, max_len=full.n_prompt + 10)
     assert cut.truncated and not full.truncated
     assert cut.input_ids == full.input_ids[:full.n_prompt + 10]
 
 
-def test_empty_fields_and_too_long_prompt_are_errors(tiny):
+def test_empty_fields_and_too_long_prompt_are_errors(tiny, template):
     _, tok = tiny
     assert encode(tok, "   ", "x", 64).error
     assert encode(tok, "prompt", "\n ", 64).error
+    assert encode(tok, *template.pair(tok, "ok", "   "), 64).error
     long = encode(tok, "word " * 500, "x = 1", max_len=32)
     assert long.error and "prompt alone" in long.error and long.input_ids == []
+    assert long.reason == "prompt_too_long"
+
+
+def test_unknown_template_names_the_known_ones(tmp_path):
+    from codesift import CodesiftError
+
+    (tmp_path / "mine.jinja").write_text("{{ messages[0]['content'] }}")
+    with pytest.raises(CodesiftError, match=r"'nope' has no file .*known: mine, chat"):
+        load_template(tmp_path, "nope")
