@@ -1,9 +1,13 @@
-"""IFD / PPL scoring engine: exact, batched by token budget, packed.
+"""IFD / PPL scoring engine: exact, batched by a token budget.
 
-For each sample the conditioned sequence is BOS + prompt + answer + EOS and the
-unconditioned one is BOS + the *same answer token ids*. Both become segments in
-packed rows (positions restart per segment, no attention mask, no KV cache), so a
-batch scores many samples in one forward pass and never lets them see each other.
+For each sample the conditioned sequence is BOS + prompt + answer (with its end-of-turn
+token) and the unconditioned one is BOS + the *same answer token ids*. Sequences are sorted
+by length and batched; by default each has its own right-padded row and attention takes the
+plain causal path (`pack=False`); with `pack=True` several share a row, positions restart per
+sequence and no attention mask or KV cache is passed, so they never see each other.
+
+Only known per-sample conditions (empty fields, a prompt that fills max_len, nothing left to
+score) are failures, reported with null scores and an `error`; anything else raises.
 """
 
 from __future__ import annotations
@@ -144,7 +148,6 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
                 owner.append(i)
     sums = torch.zeros(len(seqs), dtype=torch.float64)
     counts = torch.zeros(len(seqs), dtype=torch.long)
-    failed: dict[int, str] = {}
     plan = batches([len(s) for s in seqs], max_len, batch_tokens, pack)
     bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
     stats = ScoreStats()
@@ -153,16 +156,13 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
         if not pack:
             del rows["position_ids"]  # default 0..width-1: no packing for the model to detect
         members = [i for b in batch for i in b]
-        try:
-            ids, s, c = segment_nll(model, rows)
-            sums[ids], counts[ids] = s, c
-        except (RuntimeError, ValueError) as e:  # e.g. out of memory: report, don't zero
-            failed.update({owner[i]: f"{type(e).__name__}: {e}"[:300] for i in members})
+        ids, s, c = segment_nll(model, rows)
+        sums[ids], counts[ids] = s, c
         stats.tokens += sum(len(seqs[i]) for i in members)
         bar.update(len(members) / 2)
         bar.set_postfix(tok_s=f"{stats.tokens / (time.perf_counter() - start):.0f}")
     bar.close()
-    _finish(results, owner, sums, counts, failed)
+    _finish(results, owner, sums, counts)
     stats.seconds = time.perf_counter() - start
     stats.n_failed = sum(r.error is not None for r in results)
     stats.n_scored = len(results) - stats.n_failed
@@ -170,14 +170,11 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     return results, stats
 
 
-def _finish(results: list[Score], owner: list[int], sums: torch.Tensor, counts: torch.Tensor,
-            failed: dict[int, str]) -> None:
+def _finish(results: list[Score], owner: list[int], sums: torch.Tensor, counts: torch.Tensor
+            ) -> None:
     """Turn per-segment sums into per-sample scores (segments come in cond, uncond pairs)."""
     for j in range(0, len(owner), 2):
         r = results[owner[j]]
-        if owner[j] in failed:
-            r.error = failed[owner[j]]
-            continue
         if counts[j] == 0 or counts[j + 1] == 0:
             r.error = "no answer tokens to score"
             continue

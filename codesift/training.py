@@ -1,9 +1,12 @@
-"""Fine-tuning: HF Trainer with PEFT, and collators for pad, dynamic_pad and dynamic_pack.
+"""Fine-tuning: HF Trainer with PEFT and the pad modes of `packing.PAD_MODES`.
 
-All three pad modes see the same samples per optimizer step (the DataLoader draws
-them); they differ only in layout. The loss is the token mean over the whole
-accumulation window (Trainer's `num_items_in_batch`), so the modes optimise the
-same objective.
+Every pad mode but `bfd` sees the same samples per optimizer step (the DataLoader draws
+them); they differ only in layout. The loss is the token mean over the whole accumulation
+window (Trainer's `num_items_in_batch`), so the modes optimise the same objective.
+
+Run totals (tokens, loss) are counted from the batch tensors in `compute_loss` and kept in a
+stateful callback that checkpoints carry, so a run resumed after `kill -9` reports the whole
+run, as does its loss curve (rebuilt from the checkpointed log history).
 """
 
 from __future__ import annotations
@@ -21,105 +24,119 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import get_last_checkpoint
 
 from codesift import CodesiftError
 from codesift.config import TrainConfig
 from codesift.io import read_json, write_json
 from codesift.models import load_model, torch_dtype
-from codesift.packing import best_fit_decreasing, first_fit_decreasing, pack_rows, pad_rows
-from codesift.templates import chat_pairs, encode, encode_chat, prompt_text
+from codesift.packing import PAD_MODES, pack_rows
+from codesift.templates import Template, encode_turns, record_turns
 
 
-def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: str,
+def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: Template,
                    max_len: int) -> tuple[list[dict], dict[str, int]]:
-    """Tokenise with the shared template; count (never silently drop) what can't be used."""
+    """Tokenise with the shared template; count (never silently drop) what can't be used,
+    by reason."""
     examples, skipped = [], {}
     for r in records:
-        if "chat_rounds" in r:  # multi-turn: every assistant turn is supervised
-            ids, labels, _ = encode_chat(tok, chat_pairs(r["chat_rounds"], template), max_len)
-            error = None if any(v != -100 for v in labels) else "no assistant tokens"
-        else:
-            enc = encode(tok, prompt_text(template, r["instruction"]), r["response"], max_len)
-            ids, labels, error = enc.input_ids, enc.labels(), enc.error
-        if error:
-            skipped[error] = skipped.get(error, 0) + 1
+        enc = encode_turns(tok, template, record_turns(r), max_len)
+        if enc.error:
+            skipped[enc.reason] = skipped.get(enc.reason, 0) + 1
             continue
-        examples.append({"input_ids": ids, "labels": labels})
+        examples.append({"input_ids": enc.input_ids, "labels": enc.labels()})
     return examples, skipped
 
 
-def bfd_bins(examples: list[dict], max_seq_len: int) -> list[dict]:
-    """`bfd` mode: best-fit-decreasing bins over the whole dataset, one bin per row. This
-    changes the number of steps (each step sees batch_size full rows, not batch_size
-    samples), unlike dynamic_pack."""
-    bins = best_fit_decreasing([len(e["input_ids"]) for e in examples], max_seq_len)
-    return [{"members": [examples[i] for i in b]} for b in bins]
+def dataset_items(examples: list[dict], mode: str, max_seq_len: int) -> list[dict]:
+    """What the DataLoader draws: one example each, or (`bfd`) one pre-packed bin each,
+    which changes the number of steps."""
+    bins = PAD_MODES[mode].bins
+    if bins is None:
+        return examples
+    groups = bins([len(e["input_ids"]) for e in examples], max_seq_len)
+    return [{"members": [examples[i] for i in g]} for g in groups]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Collator:
-    """Lay out a batch as `pad` (to max_seq_len), `dynamic_pad` (to the longest),
-    `dynamic_pack` (positions restarting per sample, no mask) or `bfd` (features are
-    pre-made bins). dynamic_pack's rows are as wide as the batch's longest sample, not
-    max_seq_len: SDPA's masked attention costs row width squared per row, so wider rows
-    undo the saving (bench/pack.py: 1.04x dynamic_pad's speed with 1024-wide rows, 1.78x
-    with these) while padding barely changes. With `flatten` (flash-attn on a GPU) a packed
-    batch is one padding-free row, the layout flash-attn's varlen path reads from position_ids.
+    """Lays out a batch by its pad mode's layout; stateless, so DataLoader workers may run it.
 
-    Hand-written because DataCollatorWithFlattening only makes that single row, which on
-    CPU SDPA costs attention quadratic in the batch; it also counts padding.
+    Hand-written around `packing.py` because DataCollatorWithFlattening only makes a single
+    flattened row, which on CPU SDPA costs attention quadratic in the batch. With `flatten`
+    (flash-attn on a GPU) a packed batch is that one padding-free row, the layout the varlen
+    path reads from position_ids. `segment_ids` (-1 = padding) ride along for counting and
+    are dropped before the forward pass.
     """
 
     mode: str
     pad_id: int
     max_seq_len: int
     flatten: bool = False
-    real_tokens: int = 0
-    total_tokens: int = 0
-    supervised_tokens: int = 0
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        if self.mode == "bfd":
+        spec = PAD_MODES[self.mode]
+        if spec.bins is not None:
             sizes = [len(f["members"]) for f in features]
             features = [m for f in features for m in f["members"]]
+            starts = [sum(sizes[:i]) for i in range(len(sizes))]
+            groups = [list(range(a, a + n)) for a, n in zip(starts, sizes, strict=True)]
+        else:
+            groups = [[i] for i in range(len(features))]
         seqs = [f["input_ids"] for f in features]
         labels = [f["labels"] for f in features]
-        if self.mode in ("pad", "dynamic_pad"):
-            width = self.max_seq_len if self.mode == "pad" else None
-            batch = pad_rows(seqs, labels, self.pad_id, width)
-        else:
-            if self.flatten:
-                bins = [list(range(len(seqs)))]
-            elif self.mode == "bfd":
-                starts = [sum(sizes[:i]) for i in range(len(sizes))]
-                bins = [list(range(a, a + n)) for a, n in zip(starts, sizes, strict=True)]
-            else:  # rows as wide as the longest sample (<= max_seq_len), see the docstring
-                lengths = [len(s) for s in seqs]
-                bins = first_fit_decreasing(lengths, max(lengths))
-            batch = pack_rows(seqs, labels, bins, self.pad_id)
-        mask = batch.pop("segment_ids") >= 0
-        self.real_tokens += int(mask.sum())
-        self.total_tokens += mask.numel()
-        self.supervised_tokens += int((batch["labels"] != -100).sum())
-        return batch
-
-    @property
-    def pad_fraction(self) -> float:
-        return 1 - self.real_tokens / self.total_tokens if self.total_tokens else 0.0
+        if self.flatten and spec.packed:
+            return pack_rows(seqs, labels, [list(range(len(seqs)))], self.pad_id)
+        return spec.layout(seqs, labels, self.pad_id, self.max_seq_len, groups)
 
 
-class ThroughputCallback(TrainerCallback):
-    """Adds non-pad tokens/s since the last log to each log line (dvclive plots it)."""
+def pad_fraction(batch: dict[str, torch.Tensor]) -> float:
+    seg = batch["segment_ids"]
+    return float((seg < 0).sum()) / seg.numel()
 
-    def __init__(self, collator: Collator) -> None:
-        self.collator, self.last = collator, (time.perf_counter(), 0)
 
-    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
-        now, tokens = time.perf_counter(), self.collator.real_tokens
-        if logs is not None and "loss" in logs:
-            logs["tokens_per_second"] = (tokens - self.last[1]) / max(now - self.last[0], 1e-9)
-        self.last = (now, tokens)
+class RunTotals(TrainerCallback, ExportableState):
+    """Totals of the whole run; checkpoints save them (Trainer's `stateful_callbacks`)."""
+
+    def __init__(self, real_tokens: int = 0, total_tokens: int = 0, supervised_tokens: int = 0,
+                 loss_sum: float = 0.0) -> None:
+        self.real_tokens, self.total_tokens = real_tokens, total_tokens
+        self.supervised_tokens, self.loss_sum = supervised_tokens, loss_sum
+
+    def state(self) -> dict:
+        return {"args": {"real_tokens": self.real_tokens, "total_tokens": self.total_tokens,
+                         "supervised_tokens": self.supervised_tokens,
+                         "loss_sum": float(self.loss_sum)}}
+
+
+class CountingTrainer(Trainer):
+    """Counts tokens from each batch's tensors and sums per-step losses into `RunTotals`,
+    and adds tokens/s to each log line (kept in the log history, so resumes keep it)."""
+
+    def totals(self) -> RunTotals:  # a resume replaces the callback object: look it up
+        return next(c for c in self.callback_handler.callbacks if isinstance(c, RunTotals))
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        seg = inputs.pop("segment_ids")
+        t = self.totals()
+        t.real_tokens += int((seg >= 0).sum())
+        t.total_tokens += seg.numel()
+        t.supervised_tokens += int((inputs["labels"] != -100).sum())
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.totals().loss_sum += float(loss)  # micro-batch losses sum to the step's loss
+        return loss
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs:
+            now, tokens = time.perf_counter(), self.totals().real_tokens
+            last = getattr(self, "_last_log", (self._start, 0))
+            logs["tokens_per_second"] = (tokens - last[1]) / max(now - last[0], 1e-9)
+            self._last_log = (now, tokens)
+        super().log(logs, start_time)
 
 
 def _dtype(cfg: TrainConfig) -> str:
@@ -162,37 +179,51 @@ def training_args(cfg: TrainConfig, checkpoints: Path) -> TrainingArguments:
         save_strategy="steps" if cfg.save_steps > 0 else "no", save_steps=max(cfg.save_steps, 1),
         save_total_limit=2, report_to="none", seed=cfg.seed, data_seed=cfg.seed,
         remove_unused_columns=False, dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available())
+        restore_callback_states_from_checkpoint=True, use_cpu=not torch.cuda.is_available())
+
+
+@dataclass
+class TrainRun:
+    metrics: dict  # metrics/train.json
+    history: list[dict]  # the Trainer's log lines with a loss, the whole run
 
 
 def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: TrainConfig,
           out: Path | None, checkpoints: Path, callbacks: list | None = None,
-          attn: str = "sdpa") -> dict:
+          attn: str = "sdpa") -> TrainRun:
     """Fine-tune (resuming from the newest checkpoint in `checkpoints` if any) and save a
     standalone model in `out` (LoRA merged; adapter in out/adapter). Token counts are this
     process's own (per rank under DDP)."""
     set_seed(cfg.seed)  # LoRA's A matrices are drawn here, before the Trainer seeds anything
     model = prepare_model(base, cfg, attn)
     collator = Collator(cfg.pad_mode, tok.pad_token_id, cfg.max_seq_len,
-                        flatten="flash" in attn and cfg.pad_mode in ("dynamic_pack", "bfd"))
-    data = bfd_bins(examples, cfg.max_seq_len) if cfg.pad_mode == "bfd" else examples
-    trainer = Trainer(model=model, args=training_args(cfg, checkpoints), train_dataset=data,
-                      data_collator=collator,
-                      callbacks=[ThroughputCallback(collator), *(callbacks or [])])
+                        flatten="flash" in attn and PAD_MODES[cfg.pad_mode].packed)
+    trainer = CountingTrainer(model=model, args=training_args(cfg, checkpoints),
+                              train_dataset=dataset_items(examples, cfg.pad_mode,
+                                                          cfg.max_seq_len),
+                              data_collator=collator, callbacks=[RunTotals(), *(callbacks or [])])
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
-    start = time.perf_counter()
+    trainer._start = start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
     if out is not None and trainer.is_world_process_zero():
         _save(trainer.model, base, tok, cfg, out)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    return TrainRun(_metrics(trainer, result, seconds, resume, len(examples), history), history)
+
+
+def _metrics(trainer: CountingTrainer, result, seconds: float, resume: str | None,
+             n_examples: int, history: list[dict]) -> dict:
+    t, state = trainer.totals(), trainer.state
     return {
-        "train_loss": result.training_loss, "final_loss": losses[-1] if losses else None,
-        "train_seconds": seconds, "steps": result.global_step, "resumed_from": resume,
-        "tokens_per_second": collator.real_tokens / seconds, "pad_fraction": collator.pad_fraction,
-        "supervised_tokens": collator.supervised_tokens,
-        "padded_tokens": collator.total_tokens - collator.real_tokens,
-        "peak_memory_mb": peak_memory_mb(), "n_examples": len(examples),
+        "train_loss": t.loss_sum / max(state.global_step, 1), "steps": result.global_step,
+        "final_loss": history[-1]["loss"] if history else None,
+        "epochs_trained": state.epoch, "train_seconds": seconds,
+        "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else None,
+        "tokens_per_second": t.real_tokens / seconds,
+        "pad_fraction": 1 - t.real_tokens / t.total_tokens if t.total_tokens else 0.0,
+        "supervised_tokens": t.supervised_tokens, "padded_tokens": t.total_tokens - t.real_tokens,
+        "peak_memory_mb": peak_memory_mb(), "n_examples": n_examples,
         "world_size": trainer.args.world_size,
     }
 

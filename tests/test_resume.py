@@ -11,10 +11,8 @@ import time
 
 from codesift.io import ChunkLog
 from codesift.scoring import score_resumable
-from codesift.templates import prompt_text
 from tests.conftest import ROOT
 
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
 N = 40
 
 JOB = """
@@ -23,7 +21,7 @@ sys.path.insert(0, {root!r})
 import codesift.scoring as s
 from codesift.io import ChunkLog, read_jsonl
 from codesift.models import load_model, load_tokenizer
-from codesift.templates import prompt_text
+from codesift.templates import load_template
 slow = s.score
 def score(*a, **k):  # slow each chunk down so the test can kill the job between chunks
     out = slow(*a, **k)
@@ -31,8 +29,9 @@ def score(*a, **k):  # slow each chunk down so the test can kill the job between
     return out
 s.score = score
 recs = read_jsonl({data!r})[:{n}]
-pairs = [(prompt_text({template!r}, r["instruction"]), r["response"]) for r in recs]
 model, tok = load_model({model!r}, "float32"), load_tokenizer({model!r})
+template = load_template({templates!r}, "alpaca")
+pairs = [template.pair(tok, r["instruction"], r["response"]) for r in recs]
 s.score_resumable(model, tok, [r["id"] for r in recs], pairs, 256, 2048,
                   ChunkLog({log!r}, "fp"), chunk_size=4)
 """
@@ -42,10 +41,11 @@ def _chunks(path) -> int:
     return path.read_text().count('"_chunk_end"') if path.exists() else 0
 
 
-def test_kill_and_resume_gives_the_same_scores(tiny, tiny_dir, sample_records, tmp_path):
+def test_kill_and_resume_gives_the_same_scores(tiny, tiny_dir, sample_records, template,
+                                               tmp_path):
     log = tmp_path / "resume.jsonl"
     code = JOB.format(root=str(ROOT), data=str(ROOT / "data/sample/train.jsonl"), n=N,
-                      template=TEMPLATE, model=str(tiny_dir), log=str(log))
+                      templates=str(ROOT / "templates"), model=str(tiny_dir), log=str(log))
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.time() + 120
     while _chunks(log) < 3 and proc.poll() is None and time.time() < deadline:
@@ -60,7 +60,7 @@ def test_kill_and_resume_gives_the_same_scores(tiny, tiny_dir, sample_records, t
     model, tok = tiny
     recs = sample_records[:N]
     ids = [r["id"] for r in recs]
-    pairs = [(prompt_text(TEMPLATE, r["instruction"]), r["response"]) for r in recs]
+    pairs = [template.pair(tok, r["instruction"], r["response"]) for r in recs]
     resumed_log = ChunkLog(log, "fp")
     assert len(resumed_log.rows) == 4 * killed_at
     rows, stats = score_resumable(model, tok, ids, pairs, 256, 2048, resumed_log, chunk_size=4)

@@ -6,9 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from codesift.scoring import batches, score
-from codesift.templates import encode, prompt_text
-
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+from codesift.templates import encode
 
 
 def _answer_nll(model, ids: list[int], first: int) -> list[float]:
@@ -33,8 +31,8 @@ def _by_hand(model, tok, prompt, answer, max_len=512):
 
 
 @pytest.fixture
-def pairs(sample_records):
-    return [(prompt_text(TEMPLATE, r["instruction"]), r["response"]) for r in sample_records[:24]]
+def pairs(sample_records, tiny, template):
+    return [template.pair(tiny[1], r["instruction"], r["response"]) for r in sample_records[:24]]
 
 
 @pytest.mark.parametrize("pack", [True, False])
@@ -78,10 +76,10 @@ def test_tokenizer_without_bos_drops_first_answer_token(tiny, pairs):
         assert r.ifd == pytest.approx(ifd, rel=1e-5)
 
 
-def test_failures_are_null_with_error_never_zero(tiny):
+def test_failures_are_null_with_error_never_zero(tiny, template):
     model, tok = tiny
-    pairs = [("", "x = 1"), (prompt_text(TEMPLATE, "ok"), "   "),
-             (prompt_text(TEMPLATE, "word " * 400), "x = 1"), (prompt_text(TEMPLATE, "ok"), "y=2")]
+    pairs = [("", "x = 1"), template.pair(tok, "ok", "   "),
+             template.pair(tok, "word " * 400, "x = 1"), template.pair(tok, "ok", "y=2")]
     results, stats = score(model, tok, pairs, max_len=64, batch_tokens=1024, progress=False)
     for r in results[:3]:
         assert r.error and r.ifd is None and r.ce_cond is None
@@ -89,9 +87,9 @@ def test_failures_are_null_with_error_never_zero(tiny):
     assert stats.n_failed == 3 and stats.n_scored == 1
 
 
-def test_truncated_answers_are_marked_and_scored(tiny):
+def test_truncated_answers_are_marked_and_scored(tiny, template):
     model, tok = tiny
-    p = prompt_text(TEMPLATE, "Repeat.")
+    p = template.prompt(tok, "Repeat.")
     results, stats = score(model, tok, [(p, "x = 1\n" * 100)], max_len=48, batch_tokens=1024,
                            progress=False)
     assert results[0].truncated and results[0].ifd is not None and stats.n_truncated == 1

@@ -4,16 +4,14 @@ import pytest
 from transformers import TrainerCallback
 
 from codesift.config import LoraConfig, TrainConfig
-from codesift.training import Collator, build_examples, train
-
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+from codesift.training import Collator, build_examples, pad_fraction, train
 
 
-def test_build_examples_masks_prompt_and_counts_skips(tiny, sample_records):
+def test_build_examples_masks_prompt_and_counts_skips(tiny, sample_records, template):
     _, tok = tiny
     records = sample_records[:5] + [{"instruction": "x", "response": "  "}]
-    examples, skipped = build_examples(records, tok, TEMPLATE, 512)
-    assert len(examples) == 5 and skipped == {"empty instruction or response": 1}
+    examples, skipped = build_examples(records, tok, template, 512)
+    assert len(examples) == 5 and skipped == {"empty": 1}
     for ex in examples:
         n_masked = next(i for i, v in enumerate(ex["labels"]) if v != -100)
         prompt_ids = tok("### Instruction", add_special_tokens=False)["input_ids"]
@@ -24,9 +22,9 @@ def test_build_examples_masks_prompt_and_counts_skips(tiny, sample_records):
 
 
 @pytest.mark.parametrize("mode", ["pad", "dynamic_pad", "dynamic_pack"])
-def test_collator_keeps_every_supervised_token(tiny, sample_records, mode):
+def test_collator_keeps_every_supervised_token(tiny, sample_records, template, mode):
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:8], tok, TEMPLATE, 256)
+    examples, _ = build_examples(sample_records[:8], tok, template, 256)
     col = Collator(mode, tok.pad_token_id, 256)
     batch = col(examples)
     want = sum(sum(v != -100 for v in ex["labels"][1:]) for ex in examples)
@@ -38,7 +36,7 @@ def test_collator_keeps_every_supervised_token(tiny, sample_records, mode):
         assert batch["input_ids"].shape[1] == max(len(ex["input_ids"]) for ex in examples)
     if mode == "pad":
         assert batch["input_ids"].shape[1] == 256
-    assert 0 <= col.pad_fraction < 1
+    assert 0 <= pad_fraction(batch) < 1
 
 
 class _Losses(TrainerCallback):
@@ -55,15 +53,15 @@ def _run(tiny_dir, tok, examples, mode, method, tmp_path):
                       grad_accum=2, logging_steps=1, lr=1e-3, warmup_steps=0, save_steps=0,
                       lora=LoraConfig(dropout=0.0))  # dropout masks depend on the layout
     cb = _Losses()
-    metrics = train(str(tiny_dir), examples, tok, cfg, tmp_path / mode / "out",
-                    tmp_path / mode / "work", callbacks=[cb])
-    return cb.losses, metrics
+    run = train(str(tiny_dir), examples, tok, cfg, tmp_path / mode / "out",
+                tmp_path / mode / "work", callbacks=[cb])
+    return cb.losses, run.metrics
 
 
-def test_lora_training_is_seeded(tiny_dir, tiny, sample_records, tmp_path):
+def test_lora_training_is_seeded(tiny_dir, tiny, sample_records, template, tmp_path):
     """Same seed, same losses to the bit (LoRA init and dropout included); a new seed differs."""
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:32], tok, TEMPLATE, 256)
+    examples, _ = build_examples(sample_records[:32], tok, template, 256)
 
     def losses(seed: int, name: str) -> list[float]:
         cfg = TrainConfig(method="lora", max_seq_len=256, max_steps=3, batch_size=8,
@@ -78,10 +76,10 @@ def test_lora_training_is_seeded(tiny_dir, tiny, sample_records, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])
-def test_dynamic_pad_and_pack_optimise_the_same_loss(tiny_dir, tiny, sample_records, tmp_path,
-                                                      method):
+def test_dynamic_pad_and_pack_optimise_the_same_loss(tiny_dir, tiny, sample_records, template,
+                                                      tmp_path, method):
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:64], tok, TEMPLATE, 256)
+    examples, _ = build_examples(sample_records[:64], tok, template, 256)
     pad_losses, pad_m = _run(tiny_dir, tok, examples, "dynamic_pad", method, tmp_path)
     pack_losses, pack_m = _run(tiny_dir, tok, examples, "dynamic_pack", method, tmp_path)
     assert len(pad_losses) == 4
@@ -108,9 +106,9 @@ CHAT = {"chat_rounds": [
 ]}
 
 
-def test_multi_turn_supervises_only_assistant_turns(tiny):
+def test_multi_turn_supervises_only_assistant_turns(tiny, template):
     _, tok = tiny
-    [ex], skipped = build_examples([CHAT], tok, TEMPLATE, 512)
+    [ex], skipped = build_examples([CHAT], tok, template, 512)
     assert not skipped
     ids, labels = ex["input_ids"], ex["labels"]
     supervised = [i for i, v in enumerate(labels) if v != -100]

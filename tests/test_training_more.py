@@ -15,10 +15,8 @@ import torch
 
 from codesift.config import TrainConfig
 from codesift.packing import best_fit_decreasing
-from codesift.training import Collator, bfd_bins, build_examples, train
+from codesift.training import Collator, build_examples, dataset_items, pad_fraction, train
 from tests.conftest import ROOT
-
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
 
 
 def test_best_fit_decreasing_fills_bins():
@@ -28,34 +26,37 @@ def test_best_fit_decreasing_fills_bins():
     assert [sum(lengths[i] for i in b) for b in bins] == [10, 10, 10]
 
 
-def test_bfd_rows_are_nearly_padding_free(tiny, sample_records):
+def test_bfd_rows_are_nearly_padding_free(tiny, sample_records, template):
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:400], tok, TEMPLATE, 1024)
-    bins = bfd_bins(examples, 1024)
+    examples, _ = build_examples(sample_records[:400], tok, template, 1024)
+    bins = dataset_items(examples, "bfd", 1024)
     assert sorted(id(m) for b in bins for m in b["members"]) == sorted(map(id, examples))
     col = Collator("bfd", tok.pad_token_id, 1024)
+    pads, total = 0, 0
     for start in range(0, len(bins), 8):
         batch = col(bins[start:start + 8])
         assert batch["input_ids"].shape[1] <= 1024 and "attention_mask" not in batch
-    assert col.pad_fraction < 0.02
+        pads += pad_fraction(batch) * batch["input_ids"].numel()
+        total += batch["input_ids"].numel()
+    assert pads / total < 0.02
 
 
-def test_flatten_makes_one_padding_free_row(tiny, sample_records):
+def test_flatten_makes_one_padding_free_row(tiny, sample_records, template):
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:6], tok, TEMPLATE, 256)
+    examples, _ = build_examples(sample_records[:6], tok, template, 256)
     batch = Collator("dynamic_pack", tok.pad_token_id, 256, flatten=True)(examples)
     assert batch["input_ids"].shape == (1, sum(len(e["input_ids"]) for e in examples))
     assert int((batch["position_ids"] == 0).sum()) == len(examples)
 
 
 def test_qlora_trains_on_cpu_and_saves_a_standalone_model(tiny_dir, tiny, sample_records,
-                                                          tmp_path):
+                                                          template, tmp_path):
     pytest.importorskip("bitsandbytes")
     _, tok = tiny
-    examples, _ = build_examples(sample_records[:16], tok, TEMPLATE, 256)
+    examples, _ = build_examples(sample_records[:16], tok, template, 256)
     cfg = TrainConfig(method="qlora", max_steps=3, batch_size=4, logging_steps=1,
                       warmup_steps=0, lr=1e-2, save_steps=0)
-    m = train(str(tiny_dir), examples, tok, cfg, tmp_path / "out", tmp_path / "ckpt")
+    m = train(str(tiny_dir), examples, tok, cfg, tmp_path / "out", tmp_path / "ckpt").metrics
     assert m["steps"] == 3 and m["final_loss"] > 0
     from transformers import AutoModelForCausalLM
 
@@ -71,16 +72,18 @@ from transformers import TrainerCallback
 from codesift.config import TrainConfig
 from codesift.io import read_jsonl
 from codesift.models import load_tokenizer
+from codesift.templates import load_template
 from codesift.training import build_examples, train
 from pathlib import Path
 class Slow(TrainerCallback):  # gives the test time to kill between checkpoints
     def on_step_end(self, *a, **k):
         time.sleep({sleep})
 tok = load_tokenizer({model!r})
-examples, _ = build_examples(read_jsonl({data!r})[:64], tok, {template!r}, 256)
+template = load_template({templates!r}, "alpaca")
+examples, _ = build_examples(read_jsonl({data!r})[:64], tok, template, 256)
 cfg = TrainConfig(**{cfg!r})
 out = None if {rank_out!r} is None else Path({rank_out!r})
-m = train({model!r}, examples, tok, cfg, out, Path({ckpt!r}), callbacks=[Slow()])
+m = train({model!r}, examples, tok, cfg, out, Path({ckpt!r}), callbacks=[Slow()]).metrics
 import torch, os
 rank = int(os.environ.get("RANK", 0))
 if {dump!r}:
@@ -92,12 +95,13 @@ CFG = dict(method="lora", pad_mode="dynamic_pack", max_steps=10, batch_size=4, s
 
 
 def _job(tiny_dir, ckpt, out, cfg=CFG, sleep=0.0, dump=None) -> str:
-    return JOB.format(root=str(ROOT), sleep=sleep, model=str(tiny_dir), template=TEMPLATE,
+    return JOB.format(root=str(ROOT), sleep=sleep, model=str(tiny_dir),
+                      templates=str(ROOT / "templates"),
                       data=str(ROOT / "data/sample/train.jsonl"), cfg=cfg, ckpt=str(ckpt),
                       rank_out=None if out is None else str(out), dump=dump)
 
 
-def test_resume_after_kill_reaches_the_same_final_loss(tiny_dir, tmp_path):
+def test_resume_after_kill_reaches_the_same_final_loss(tiny_dir, template, tmp_path):
     ckpt = tmp_path / "ckpt"
     proc = subprocess.Popen([sys.executable, "-c", _job(tiny_dir, ckpt, tmp_path / "a", sleep=1)],
                             start_new_session=True)
@@ -114,13 +118,21 @@ def test_resume_after_kill_reaches_the_same_final_loss(tiny_dir, tmp_path):
 
     tok = load_tokenizer(str(tiny_dir))
     examples, _ = build_examples(read_jsonl(ROOT / "data/sample/train.jsonl")[:64], tok,
-                                 TEMPLATE, 256)
+                                 template, 256)
     resumed = train(str(tiny_dir), examples, tok, TrainConfig(**CFG), tmp_path / "a", ckpt)
     fresh = train(str(tiny_dir), examples, tok, TrainConfig(**CFG), tmp_path / "b",
                   tmp_path / "ckpt2")
-    assert resumed["resumed_from"] and "checkpoint-" in resumed["resumed_from"]
-    assert fresh["resumed_from"] is None and resumed["steps"] == fresh["steps"] == 10
-    assert resumed["final_loss"] == pytest.approx(fresh["final_loss"], rel=1e-3)
+    r, f = resumed.metrics, fresh.metrics
+    assert r["resumed_from_step"] and r["resumed_from_step"] % 2 == 0
+    assert f["resumed_from_step"] is None and r["steps"] == f["steps"] == 10
+    assert r["final_loss"] == pytest.approx(f["final_loss"], rel=1e-3)
+    # The whole run is reported, as if it had never stopped (timings aside).
+    for key in ("supervised_tokens", "padded_tokens", "epochs_trained"):
+        assert r[key] == f[key], key
+    assert r["train_loss"] == pytest.approx(f["train_loss"], rel=1e-6)
+    assert [h["step"] for h in resumed.history] == [h["step"] for h in fresh.history]
+    for a, b in zip(resumed.history, fresh.history, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
 
 
 def _params(path: Path) -> dict[str, torch.Tensor]:
