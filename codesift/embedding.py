@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from codesift import CodesiftError
@@ -24,8 +22,6 @@ def embed(texts: list[str], model: str = "minilm", batch_size: int = 64,
     pad little, and returns them in input order."""
     from sentence_transformers import SentenceTransformer
 
-    if model == "minilm":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         st = SentenceTransformer(model_path(model), device=None)
     except OSError as e:

@@ -7,16 +7,21 @@ half-written file that DVC would hash and trust.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codesift import CodesiftError
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -24,6 +29,7 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temp path beside `path`; move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     else:
@@ -38,6 +44,14 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+
+
+def _remove_stale(path: Path) -> None:
+    """Temp siblings a killed writer of `path` left behind (`.<name>.XXXXXXXX`): an output has
+    one writer at a time, so any such leftover is garbage."""
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if len(old.name) == len(path.name) + 10:  # mkstemp/mkdtemp add 8 random characters
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -59,15 +73,32 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
     return n
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """(line number, value) per non-blank line; bad JSON or UTF-8 names the file and line."""
+@dataclass(frozen=True)
+class BadLine:
+    """A line that could not be read, for callers that skip instead of stopping."""
+
+    reason: str  # bad_json | bad_utf8
+    message: str  # names the file and line
+
+
+def iter_jsonl(path: str | Path, keep_bad: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line number, value) per non-blank line; bad JSON or UTF-8 names the file and line,
+    as an error or, with `keep_bad`, as a `BadLine` value."""
     for lineno, line in _lines(path):
-        if not line.strip():
+        if isinstance(line, BadLine):
+            bad = line
+        elif not line.strip():
             continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CodesiftError(f"{path}:{lineno}: invalid JSON: {e.msg} (column {e.colno})")
+        else:
+            try:
+                yield lineno, json.loads(line)
+                continue
+            except json.JSONDecodeError as e:
+                bad = BadLine("bad_json", f"{path}:{lineno}: invalid JSON: {e.msg} "
+                                          f"(column {e.colno})")
+        if not keep_bad:
+            raise CodesiftError(bad.message)
+        yield lineno, bad
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -81,14 +112,15 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
-def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text), naming the line that is not UTF-8."""
+def _lines(path: str | Path) -> Iterator[tuple[int, str | BadLine]]:
+    """Yield (line number, text), or a BadLine naming the line that is not UTF-8."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
                 yield lineno, raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise CodesiftError(f"{path}:{lineno}: not valid UTF-8 (byte {e.start})")
+                yield lineno, BadLine("bad_utf8", f"{path}:{lineno}: not valid UTF-8 "
+                                                  f"(byte {e.start})")
 
 
 def read_json(path: str | Path) -> Any:
@@ -115,6 +147,14 @@ def fingerprint(paths: Iterable[str | Path], settings: Any) -> str:
     return h.hexdigest()
 
 
+def _object(line: bytes) -> dict | None:
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 class ChunkLog:
     """Append-only JSONL of finished rows, flushed and fsynced chunk by chunk, so a job killed
     with `kill -9` resumes from its last chunk. The first line records a fingerprint of the
@@ -125,18 +165,23 @@ class ChunkLog:
         self.rows: list[dict] = self._load()
 
     def _load(self) -> list[dict]:
-        """Rows of complete chunks; the file is cut back to the last complete chunk."""
+        """Rows of complete chunks; the file is cut back to the last complete chunk, and a
+        damaged tail (a line that is not a JSON object) is discarded with a warning."""
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
         lines = data.split(b"\n")[:-1]  # the last piece is empty or a torn line
-        if not lines or json.loads(lines[0]).get("fingerprint") != self.fingerprint:
+        if not lines or (_object(lines[0]) or {}).get("fingerprint") != self.fingerprint:
             self.path.unlink()
             return []
         rows, pending, offset, good = [], [], len(lines[0]) + 1, len(lines[0]) + 1
         for line in lines[1:]:
+            obj = _object(line)
+            if obj is None:
+                log.warning("%s: line %d is damaged; resuming from the last complete chunk "
+                            "(%d rows)", self.path, 2 + len(rows) + len(pending), len(rows))
+                break
             offset += len(line) + 1
-            obj = json.loads(line)
             if obj.get("_chunk_end"):
                 rows, pending, good = rows + pending, [], offset
             else:

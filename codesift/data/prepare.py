@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from codesift import CodesiftError
 from codesift.config import DataConfig
+from codesift.data import ASSISTANT_ROLES, USER_ROLES
 from codesift.data.sources import Raw
+from codesift.io import BadLine
+
+EXAMPLES_CAP = 20  # places kept per invalid reason in the report
+
+
+class InvalidRecord(CodesiftError):
+    """A record that breaks the schema; `reason` is a short code for counting."""
+
+    def __init__(self, where: str, reason: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where, self.reason = where, reason
 
 
 @dataclass
@@ -20,33 +32,51 @@ class PrepareReport:
     n_contaminated: int = 0
     n_kept: int = 0
     invalid_reasons: Counter = field(default_factory=Counter)
+    invalid_where: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contaminated_by: Counter = field(default_factory=Counter)
+
+    def add_invalid(self, reason: str, where: str) -> None:
+        self.n_invalid += 1
+        self.invalid_reasons[reason] += 1
+        if len(self.invalid_where[reason]) < EXAMPLES_CAP:
+            self.invalid_where[reason].append(where)
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         d["invalid_reasons"] = dict(sorted(self.invalid_reasons.items()))
+        d["invalid_where"] = dict(sorted(self.invalid_where.items()))
         d["contaminated_by"] = dict(sorted(self.contaminated_by.items()))
         return d
+
+    def summary(self) -> str:
+        return (f"kept {self.n_kept} of {self.n_read} ({self.n_invalid} invalid skipped, "
+                f"{self.n_duplicates} duplicates, {self.n_contaminated} contaminated)")
+
+
+def _string_field(where: str, obj: dict, column: str, param: str) -> str:
+    if column not in obj:
+        raise InvalidRecord(where, "missing_field", f"missing field '{column}' ({param})")
+    value = obj[column]
+    if not isinstance(value, str):
+        raise InvalidRecord(where, "not_a_string",
+                            f"field '{column}' must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidRecord(where, "empty_field", f"field '{column}' is empty")
+    return value
 
 
 def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
     """Map one raw object to {instruction, response, source}; raise naming file:line and field."""
+    if isinstance(obj, BadLine):
+        raise InvalidRecord(where, obj.reason, obj.message.split(": ", 1)[-1])
     if not isinstance(obj, dict):
-        raise CodesiftError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise InvalidRecord(where, "not_an_object",
+                            f"expected a JSON object, got {type(obj).__name__}")
     if cfg.chat_column and cfg.chat_column in obj:
         return chat_record(where, obj[cfg.chat_column], cfg.chat_column)
-    fields = {"instruction": cfg.instruction_column, "response": cfg.response_column}
-    out = {}
-    for name, column in fields.items():
-        if column not in obj:
-            raise CodesiftError(f"{where}: missing field '{column}' (data.{name}_column)")
-        value = obj[column]
-        if not isinstance(value, str):
-            raise CodesiftError(f"{where}: field '{column}' must be a string, got "
-                                f"{type(value).__name__}")
-        if not value.strip():
-            raise CodesiftError(f"{where}: field '{column}' is empty")
-        out[name] = value
+    out = {"instruction": _string_field(where, obj, cfg.instruction_column,
+                                        "data.instruction_column"),
+           "response": _string_field(where, obj, cfg.response_column, "data.response_column")}
     extra = obj.get(cfg.input_column) if cfg.input_column else None
     if isinstance(extra, str) and extra.strip():
         out["instruction"] = f"{out['instruction']}\n\n{extra}"
@@ -57,23 +87,23 @@ def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
 def chat_record(where: str, rounds: object, column: str) -> dict:
     """A multi-turn record keeps its rounds for training; its last user/assistant pair stands
     for it in scoring and embedding."""
-    from codesift.templates import ASSISTANT_ROLES, USER_ROLES
+    def bad(message: str) -> InvalidRecord:
+        return InvalidRecord(where, "bad_chat", message)
 
     if not isinstance(rounds, list) or not rounds:
-        raise CodesiftError(f"{where}: field '{column}' must be a non-empty list of turns")
+        raise bad(f"field '{column}' must be a non-empty list of turns")
     for i, turn in enumerate(rounds):
         if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) \
                 or not isinstance(turn.get("content"), str):
-            raise CodesiftError(f"{where}: field '{column}[{i}]' needs string role and content")
+            raise bad(f"field '{column}[{i}]' needs string role and content")
         if not turn["content"].strip():
-            raise CodesiftError(f"{where}: field '{column}[{i}].content' is empty")
+            raise bad(f"field '{column}[{i}].content' is empty")
         if turn["role"].lower() not in ("system", *USER_ROLES, *ASSISTANT_ROLES):
-            raise CodesiftError(f"{where}: field '{column}[{i}].role': unknown role "
-                                f"{turn['role']!r}")
+            raise bad(f"field '{column}[{i}].role': unknown role {turn['role']!r}")
     users = [t["content"] for t in rounds if t["role"].lower() in USER_ROLES]
     bots = [t["content"] for t in rounds if t["role"].lower() in ASSISTANT_ROLES]
     if not users or not bots:
-        raise CodesiftError(f"{where}: field '{column}' needs a user and an assistant turn")
+        raise bad(f"field '{column}' needs a user and an assistant turn")
     return {"instruction": users[-1], "response": bots[-1], "source": where,
             "chat_rounds": rounds}
 
@@ -89,11 +119,10 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
         report.n_read += 1
         try:
             rec = to_record(where, obj, cfg)
-        except CodesiftError as e:
+        except InvalidRecord as e:
             if cfg.on_invalid == "error":
                 raise
-            report.n_invalid += 1
-            report.invalid_reasons[str(e).split(": ", 1)[1]] += 1
+            report.add_invalid(e.reason, e.where)
             continue
         key = (rec["instruction"].strip(), rec["response"].strip())
         if key in seen:
@@ -109,11 +138,19 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
         records.append({"id": rec_id, **rec})
         if cfg.limit and len(records) >= cfg.limit:
             break
-    ids = Counter(r["id"] for r in records)
-    if dup := [i for i, c in ids.items() if c > 1][:3]:
-        raise CodesiftError(f"data.source: record ids are not unique, e.g. {dup}")
+    _check_unique_ids(records)
     report.n_kept = len(records)
     return records, report
+
+
+def _check_unique_ids(records: list[dict]) -> None:
+    where: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        where[r["id"]].append(r["source"])
+    dups = [(i, w) for i, w in where.items() if len(w) > 1]
+    if dups:
+        shown = "; ".join(f"{i!r} at {', '.join(w[:3])}" for i, w in dups[:3])
+        raise CodesiftError(f"data.source: {len(dups)} record ids are not unique: {shown}")
 
 
 _WORD = re.compile(r"\w+")

@@ -1,39 +1,65 @@
-"""Raw records from a local file or the hub, each with the place it came from.
+"""Raw records from local files (one reader per file type) or the hub.
 
-Every record is paired with a `where` string (`file:line` or `dataset[row]`) so a
-validation error can name the file, line and field at fault.
+Every record is paired with a `where` string (`file:line`, `file[record i]` or
+`dataset[split row i]`) so a validation error can name the file, line and field at fault.
+A record that cannot even be read (bad JSON, bad bytes) comes as a `BadLine`, so
+`data.on_invalid: skip` can count it instead of stopping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.io import iter_jsonl, read_json
+from codesift.io import BadLine, iter_jsonl, read_json
 
-Raw = tuple[str, dict]
+Raw = tuple[str, "dict | BadLine | object"]
+Reader = Callable[[Path], Iterator[Raw]]
+
+# File suffix -> reader. A new data file type is one function with @reader(".suffix").
+READERS: dict[str, Reader] = {}
 
 
-def read_source(source: str, split: str = "train") -> Iterator[Raw]:
-    """A local .jsonl/.json/.parquet file, or a hub dataset id for `datasets.load_dataset`."""
+def reader(*suffixes: str) -> Callable[[Reader], Reader]:
+    def wrap(fn: Reader) -> Reader:
+        READERS.update(dict.fromkeys(suffixes, fn))
+        return fn
+    return wrap
+
+
+def read_source(source: str, hub: str = "", split: str = "train", revision: str = "main"
+                ) -> Iterator[Raw]:
+    """`hub` (a dataset id) if set, else the local file or directory `source` (a directory:
+    every file of a known type in it, recursively, in sorted order)."""
+    if hub:
+        yield from _hub(hub, split, revision)
+        return
     path = Path(source)
-    if path.suffix in (".jsonl", ".json", ".parquet") or path.exists():
-        if not path.exists():
-            raise CodesiftError(f"{path}: data file not found (data.source)")
-        readers = {".jsonl": _jsonl, ".json": _json, ".parquet": _parquet}
-        if path.suffix not in readers:
-            raise CodesiftError(f"{path}: unsupported file type (use .jsonl, .json or .parquet)")
-        yield from readers[path.suffix](path)
-    else:
-        yield from _hub(source, split)
+    if not path.exists():
+        raise CodesiftError(f"{path}: data file not found (data.source; for a hub dataset "
+                            "set data.hub)")
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix in READERS)
+    if path.is_dir() and not files:
+        raise CodesiftError(f"{path}: no data files in this directory ({_known()})")
+    for f in files:
+        if f.suffix not in READERS:
+            raise CodesiftError(f"{f}: unsupported file type ({_known()})")
+        yield from READERS[f.suffix](f)
 
 
+def _known() -> str:
+    return "readers: " + ", ".join(sorted(READERS))
+
+
+@reader(".jsonl")
 def _jsonl(path: Path) -> Iterator[Raw]:
-    for lineno, obj in iter_jsonl(path):
+    for lineno, obj in iter_jsonl(path, keep_bad=True):
         yield f"{path}:{lineno}", obj
 
 
+@reader(".json")
 def _json(path: Path) -> Iterator[Raw]:
     """A JSON array of objects (Alpaca style); errors name the record index."""
     data = read_json(path)
@@ -43,22 +69,43 @@ def _json(path: Path) -> Iterator[Raw]:
         yield f"{path}[record {i}]", obj
 
 
+@reader(".parquet")
 def _parquet(path: Path) -> Iterator[Raw]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for i, obj in enumerate(pq.read_table(path).to_pylist()):
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise CodesiftError(f"{path}: not a readable Parquet file ({str(e)[:200]})")
+    for i, obj in enumerate(table.to_pylist()):
         yield f"{path}[row {i}]", obj
 
 
-def _hub(name: str, split: str) -> Iterator[Raw]:
+@reader(".csv")
+def _csv(path: Path) -> Iterator[Raw]:
+    """A CSV file with a header row; every value is a string."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            for i, row in enumerate(csv.DictReader(f)):
+                yield f"{path}:{i + 2}", dict(row)
+    except UnicodeDecodeError as e:
+        raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
+    except csv.Error as e:
+        raise CodesiftError(f"{path}: not valid CSV ({e})")
+
+
+def _hub(name: str, split: str, revision: str) -> Iterator[Raw]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(name, split=split)
+        ds = datasets.load_dataset(name, split=split, revision=revision)
     except Exception as e:  # datasets raises many types; all mean "could not get it"
         raise CodesiftError(
-            f"could not load dataset '{name}' (split {split}) from the Hugging Face Hub: "
-            f"{type(e).__name__}: {str(e)[:200]}. Offline, download it elsewhere and set "
-            "data.source to a local .jsonl/.json/.parquet file")
+            f"could not load dataset '{name}' (split {split}, revision {revision}) from the "
+            f"Hugging Face Hub: {type(e).__name__}: {str(e)[:200]}. Offline, download it "
+            "elsewhere and set data.source to a local file and data.hub to ''")
     for i, obj in enumerate(ds):
         yield f"{name}[{split} row {i}]", obj
