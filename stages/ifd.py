@@ -2,12 +2,14 @@
 
 Runs as DVC matrix stages ifd@0..ifd@N-1 (one per `ifd.shards` entry), so shards can run on
 different GPUs or machines; `ifd_merge` joins them. A shard killed mid-way resumes from its
-last flushed chunk (.codesift/resume/, fingerprinted by model, data and params).
+last flushed chunk (--resume dir, fingerprinted by model, data and params).
 On one multi-GPU machine, outside DVC: `accelerate launch --num_processes N -m stages.ifd
---shard auto` (N = ifd.num_shards), then `python -m stages.ifd_merge`.
+--shard auto --out 'data/scores/shards/{shard}' --metrics 'metrics/ifd_shards/{shard}.json'
+...` (N = ifd.num_shards; `{shard}` becomes each process's shard), then
+`python -m stages.ifd_merge ...`.
 
-in:  models/base, data/prepared/train.jsonl   params: ifd, template, model.dtype
-out: data/scores/shards/<k>/{scores.jsonl, stats.json}
+in:  --model, --data (prepared JSONL), --templates   params: ifd, template, model.dtype
+out: --out/scores.jsonl (one row per sample), --out/stats.json (counts), --metrics (timings)
 """
 
 from __future__ import annotations
@@ -15,11 +17,6 @@ from __future__ import annotations
 import os
 
 from stages._run import run
-
-BASE = "models/base"
-PREPARED = "data/prepared/train.jsonl"
-SHARDS = "data/scores/shards"
-RESUME = ".codesift/resume"
 
 
 def shard_slice(n: int, num_shards: int, shard: int) -> range:
@@ -31,49 +28,65 @@ def resolve_shard(arg: str, num_shards: int) -> int:
     """`auto`: this process's rank under `accelerate launch` / `torchrun` (one shard each)."""
     from codesift import CodesiftError
 
-    if arg != "auto":
-        shard = int(arg)
-    else:
+    if arg == "auto":
         world = int(os.environ.get("WORLD_SIZE", 1))
         if world != num_shards:
             raise CodesiftError(f"--shard auto: {world} processes but ifd.num_shards is "
                                 f"{num_shards}; launch one process per shard")
         shard = int(os.environ.get("RANK", 0))
+    elif arg.isdigit():
+        shard = int(arg)
+    else:
+        raise CodesiftError(f"--shard {arg!r}: expected a shard number or `auto`")
     if not 0 <= shard < num_shards:
         raise CodesiftError(f"--shard {shard}: must be in 0..{num_shards - 1} (ifd.num_shards)")
     return shard
 
 
-def main(args) -> None:
-    from codesift.config import section
+def main(args, p) -> None:
     from codesift.io import ChunkLog, atomic_path, fingerprint, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
     from codesift.scoring import score_resumable
-    from codesift.templates import prompt_text
+    from codesift.templates import load_template
 
-    cfg, template = section("ifd", args.params), section("template", args.params)
-    dtype = section("model", args.params).dtype
+    cfg = p.ifd
     shard = resolve_shard(args.shard, cfg.num_shards)
-    records = read_jsonl(PREPARED)
+    records = read_jsonl(args.data)
     records = [records[i] for i in shard_slice(len(records), cfg.num_shards, shard)]
-    settings = {"max_len": cfg.max_len, "template": template.prompt, "dtype": dtype,
-                "pack": cfg.pack,
-                "records": [[r["id"], r["instruction"], r["response"]] for r in records]}
-    log = ChunkLog(f"{RESUME}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
-                   fingerprint([BASE], settings))
-    tok, model = load_tokenizer(BASE), load_model(BASE, dtype)
-    pairs = [(prompt_text(template.prompt, r["instruction"]), r["response"]) for r in records]
+    tok = load_tokenizer(args.model)
+    template = load_template(args.templates, p.template.name, p.template.system)
+    pairs = [template.pair(tok, r["instruction"], r["response"]) for r in records]
+    settings = {"max_len": cfg.max_len, "dtype": p.model.dtype, "pack": cfg.pack,
+                "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
+                "records": [[r["id"], *pair] for r, pair in zip(records, pairs, strict=True)]}
+    log = ChunkLog(f"{args.resume}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
+                   fingerprint([args.model], settings))
+    model = load_model(args.model, p.model.dtype)
     rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
                                   cfg.batch_tokens, log, cfg.chunk_size, pack=cfg.pack)
-    with atomic_path(f"{SHARDS}/{shard}", is_dir=True) as tmp:
+    out, metrics = (a.replace("{shard}", str(shard)) for a in (args.out, args.metrics))
+    with atomic_path(out, is_dir=True) as tmp:
         write_jsonl(tmp / "scores.jsonl", rows)
-        write_json(tmp / "stats.json", stats.__dict__)
+        write_json(tmp / "stats.json", {k: getattr(stats, k) for k in
+                                        ("n_scored", "n_failed", "n_truncated", "tokens")})
+    write_json(metrics, {"shard": shard, "seconds": stats.seconds, "tokens": stats.tokens,
+                              "n_resumed": stats.n_resumed,
+                              "tokens_per_second": stats.tokens / max(stats.seconds, 1e-9)})
     log.path.unlink(missing_ok=True)
 
 
 def _args(p) -> None:
     p.add_argument("--shard", default="0", help="which of ifd.num_shards to score, or `auto` "
                    "for this process's rank under accelerate launch / torchrun")
+    p.add_argument("--model", required=True, help="base model directory")
+    p.add_argument("--data", required=True, help="prepared records (JSONL)")
+    p.add_argument("--templates", required=True, help="folder of prompt templates")
+    p.add_argument("--out", required=True, help="this shard's output directory ({shard} is "
+                   "replaced by the shard number)")
+    p.add_argument("--metrics", required=True, help="this shard's timings (JSON; {shard} "
+                   "likewise)")
+    p.add_argument("--resume", required=True,
+                   help="where a killed shard's finished chunks are kept")
 
 
 if __name__ == "__main__":

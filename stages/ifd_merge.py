@@ -1,20 +1,16 @@
 """ifd_merge: join the IFD shards in prepared order; summary metrics and the histogram.
 
-in:  data/scores/shards/, data/prepared/train.jsonl   params: ifd.num_shards
-out: data/scores/ifd.jsonl, metrics/ifd.json, metrics/ifd_hist.json (dvc plots)
+in:  --shards (ifd@k outputs), --shard-metrics (their timings), --data (prepared JSONL)
+     params: ifd.num_shards
+out: --out (one score row per prepared record, prepared order), --metrics, --hist (dvc plots)
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 
 from stages._run import run
-
-PREPARED = "data/prepared/train.jsonl"
-SHARDS = "data/scores/shards"
-OUT = "data/scores/ifd.jsonl"
-METRICS = "metrics/ifd.json"
-HIST = "metrics/ifd_hist.json"
 
 
 def histogram(values: list[float], lo: float = 0.0, hi: float = 1.5, bins: int = 30) -> list:
@@ -26,32 +22,54 @@ def histogram(values: list[float], lo: float = 0.0, hi: float = 1.5, bins: int =
     return [{"ifd": round(lo + (i + 0.5) * width, 4), "count": c} for i, c in enumerate(counts)]
 
 
-def main(args) -> None:
+def main(args, p) -> None:
     from codesift import CodesiftError
-    from codesift.config import section
     from codesift.io import read_json, read_jsonl, write_json, write_jsonl
 
-    cfg = section("ifd", args.params)
-    rows, stats = [], []
-    for k in range(cfg.num_shards):
-        rows += read_jsonl(f"{SHARDS}/{k}/scores.jsonl")
-        stats.append(read_json(f"{SHARDS}/{k}/stats.json"))
-    if [r["id"] for r in rows] != [r["id"] for r in read_jsonl(PREPARED)]:
-        raise CodesiftError(f"{SHARDS}: shards do not cover {PREPARED} in order; rerun ifd")
-    write_jsonl(OUT, rows)
+    start = time.perf_counter()
+    n = p.ifd.num_shards
+    rows, stats, timing = [], [], []
+    for k in range(n):
+        rows += read_jsonl(f"{args.shards}/{k}/scores.jsonl")
+        stats.append(read_json(f"{args.shards}/{k}/stats.json"))
+        timing.append(read_json(f"{args.shard_metrics}/{k}.json"))
+    if [r["id"] for r in rows] != [r["id"] for r in read_jsonl(args.data)]:
+        raise CodesiftError(f"{args.shards}: shards do not cover {args.data} in order; "
+                            "rerun the ifd stages")
+    if not any(r["ifd"] is not None for r in rows):
+        raise CodesiftError(f"no sample could be scored: {_reasons(rows)} (ifd.max_len is "
+                            f"{p.ifd.max_len})")
+    write_jsonl(args.out, rows)
     ifds = [r["ifd"] for r in rows if r["ifd"] is not None]
-    seconds, tokens = sum(s["seconds"] for s in stats), sum(s["tokens"] for s in stats)
-    write_json(METRICS, {
+    seconds, tokens = sum(t["seconds"] for t in timing), sum(s["tokens"] for s in stats)
+    write_json(args.metrics, {
         **{k: sum(s[k] for s in stats) for k in ("n_scored", "n_failed", "n_truncated",
-                                                  "n_resumed", "tokens")},
+                                                  "tokens")},
+        "n_resumed": sum(t["n_resumed"] for t in timing), "num_shards": n,
         "seconds": seconds, "tokens_per_second": tokens / seconds if seconds else None,
-        "num_shards": cfg.num_shards,
-        "mean_ifd": statistics.fmean(ifds) if ifds else None,
-        "median_ifd": statistics.median(ifds) if ifds else None,
-        "frac_ifd_ge_1": sum(v >= 1 for v in ifds) / len(ifds) if ifds else None,
+        "merge_seconds": time.perf_counter() - start,
+        "mean_ifd": statistics.fmean(ifds), "median_ifd": statistics.median(ifds),
+        "frac_ifd_ge_1": sum(v >= 1 for v in ifds) / len(ifds),
     })
-    write_json(HIST, histogram(ifds))
+    write_json(args.hist, histogram(ifds))
+
+
+def _reasons(rows: list[dict]) -> str:
+    """The most common failure reasons, e.g. `1940 x prompt alone has 12 tokens, ...`."""
+    from collections import Counter
+
+    top = Counter(r["error"].split(",")[0] for r in rows if r["error"]).most_common(3)
+    return "; ".join(f"{c} x {e}" for e, c in top)
+
+
+def _args(p) -> None:
+    p.add_argument("--shards", required=True, help="directory of ifd@k output dirs 0..N-1")
+    p.add_argument("--shard-metrics", required=True, help="directory of ifd@k timings k.json")
+    p.add_argument("--data", required=True, help="prepared records (JSONL)")
+    p.add_argument("--out", required=True, help="merged scores (JSONL)")
+    p.add_argument("--metrics", required=True, help="metrics JSON")
+    p.add_argument("--hist", required=True, help="IFD histogram (dvc plots JSON)")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

@@ -1,7 +1,7 @@
-"""prepare: load data.source, validate, dedupe, decontaminate.
+"""prepare: read data.source (or data.hub), validate, dedupe, decontaminate.
 
-in:  data.source (sample | .jsonl/.json/.parquet | hub id)   params: data
-out: data/prepared/train.jsonl {id, instruction, response, source}, metrics/prepare.json
+in:  --source (data.source: a local file or directory)   params: data
+out: --out (JSONL {id, instruction, response, source[, chat_rounds]}), --metrics
 """
 
 from __future__ import annotations
@@ -10,30 +10,32 @@ import time
 
 from stages._run import run
 
-SAMPLE = "data/sample/train.jsonl"
-OUT = "data/prepared/train.jsonl"
-METRICS = "metrics/prepare.json"
 
-
-def main(args) -> None:
-    from codesift.config import section
+def main(args, p) -> None:
+    from codesift import CodesiftError
     from codesift.data.prepare import prepare
     from codesift.data.sources import read_source
-    from codesift.evaluation.benchmarks import load
+    from codesift.evaluation.benchmarks import decontamination_texts
     from codesift.io import write_json, write_jsonl
 
     start = time.perf_counter()
-    cfg = section("data", args.params)
-    source = SAMPLE if cfg.source == "sample" else cfg.source
-    texts = {name: [t["prompt"] + t.get("canonical_solution", "") for t in load(name)]
-             for name in cfg.decontaminate}
-    records, report = prepare(read_source(source, cfg.split), cfg, texts)
-    write_jsonl(OUT, records)
-    write_json(METRICS, {**report.as_dict(), "seconds": time.perf_counter() - start})
-    print(f"prepare: kept {report.n_kept} of {report.n_read} "
-          f"({report.n_duplicates} duplicates, {report.n_contaminated} contaminated, "
-          f"{report.n_invalid} invalid skipped)")
+    cfg = p.data
+    texts = {name: decontamination_texts(name, p.eval) for name in cfg.decontaminate}
+    records, report = prepare(read_source(args.source, cfg.hub, cfg.split, cfg.revision), cfg,
+                              texts)
+    if not records:
+        raise CodesiftError(f"{cfg.hub or args.source}: no usable records remain (the pipeline "
+                            f"needs at least 1 to select and train on): {report.summary()}")
+    write_jsonl(args.out, records)
+    write_json(args.metrics, {**report.as_dict(), "seconds": time.perf_counter() - start})
+    print(f"prepare: {report.summary()}")
+
+
+def _args(p) -> None:
+    p.add_argument("--source", required=True, help="data.source (ignored when data.hub is set)")
+    p.add_argument("--out", required=True, help="prepared records (JSONL)")
+    p.add_argument("--metrics", required=True, help="metrics JSON")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

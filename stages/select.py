@@ -1,26 +1,18 @@
 """select: choose the training subset.
 
-in:  data/prepared/train.jsonl, data/scores/ifd.jsonl, data/embeddings/   params: select
-out: data/selected/train.jsonl (prepared order), metrics/select.json (incl. the selection
-     report: cluster JS divergence, coverage, diversity), metrics/select/*.json (plots)
+in:  --data (prepared JSONL), --scores (IFD JSONL), --embeddings (dir)   params: select
+out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
+     JS divergence, coverage, diversity), --plots/*.json (dvc plots)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from stages._run import run
 
-PREPARED = "data/prepared/train.jsonl"
-SCORES = "data/scores/ifd.jsonl"
-EMBEDDINGS = "data/embeddings"
-OUT = "data/selected/train.jsonl"
-METRICS = "metrics/select.json"
-PLOTS = "metrics/select"
 
-
-def load_pool(records: list[dict]):
+def load_pool(records: list[dict], scores_path: str, embeddings_dir: str):
     """Scores and embeddings aligned to the prepared records, checked by id."""
     import numpy as np
 
@@ -28,42 +20,55 @@ def load_pool(records: list[dict]):
     from codesift.io import read_json, read_jsonl
     from codesift.selection import Pool
 
-    scores = read_jsonl(SCORES)
+    scores = read_jsonl(scores_path)
     ids = [r["id"] for r in records]
     if [s["id"] for s in scores] != ids:
-        raise CodesiftError(f"{SCORES}: ids differ from {PREPARED}; rerun the ifd stage")
-    if read_json(f"{EMBEDDINGS}/ids.json") != ids:
-        raise CodesiftError(f"{EMBEDDINGS}/ids.json: ids differ from {PREPARED}; rerun embed")
+        raise CodesiftError(f"{scores_path}: ids differ from the prepared data; rerun ifd")
+    if read_json(f"{embeddings_dir}/ids.json") != ids:
+        raise CodesiftError(f"{embeddings_dir}/ids.json: ids differ from the prepared data; "
+                            "rerun embed")
     nan = float("nan")
-    return Pool(embeddings=np.load(f"{EMBEDDINGS}/embeddings.npy"),
+    return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
                 ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
                 ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
                               for s in scores]))
 
 
-def main(args) -> None:
-    from codesift.config import section
+def main(args, p) -> None:
+    from codesift import CodesiftError
     from codesift.io import read_jsonl, write_json, write_jsonl
-    from codesift.selection import Request, n_to_select, select
+    from codesift.selection import n_to_select, select
     from codesift.selection.report import plot_data, report
 
     start = time.perf_counter()
-    cfg = section("select", args.params)
-    records = read_jsonl(PREPARED)
-    pool = load_pool(records)
-    shared = {f.name for f in dataclasses.fields(Request)} & set(vars(cfg))
-    req = Request(n_select=n_to_select(len(records), cfg.ratio, cfg.sample_num),
-                  **{name: getattr(cfg, name) for name in shared})
-    picked = select(cfg.method, pool, req)
-    write_jsonl(OUT, (records[i] for i in picked))
-    write_json(METRICS, {"method": cfg.method, "n_total": len(records),
-                         "n_selected": len(picked), "ratio": len(picked) / len(records),
-                         "seconds": time.perf_counter() - start,
-                         **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
+    cfg = p.select
+    records = read_jsonl(args.data)
+    pool = load_pool(records, args.scores, args.embeddings)
+    n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
+    picked = select(pool, n, cfg)
+    if len(picked) == 0:
+        raise CodesiftError(f"select.method {cfg.method} picked no sample of {len(records)} "
+                            "(nothing to train on); raise select.ratio or select.sample_num, or "
+                            "check the IFD scores (select.ifd_max filters IFD >= it)")
+    write_jsonl(args.out, (records[i] for i in picked))
+    write_json(args.metrics, {
+        "method": cfg.method, "n_total": len(records), "n_requested": n,
+        "n_selected": len(picked), "ratio": len(picked) / len(records),
+        "seconds": time.perf_counter() - start,
+        **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
     for name, rows in plot_data(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed).items():
-        write_json(f"{PLOTS}/{name}.json", rows)
-    print(f"select: {cfg.method} kept {len(picked)} of {len(records)}")
+        write_json(f"{args.plots}/{name}.json", rows)
+    print(f"select: {cfg.method} kept {len(picked)} of {len(records)} (requested {n})")
+
+
+def _args(p) -> None:
+    p.add_argument("--data", required=True, help="prepared records (JSONL)")
+    p.add_argument("--scores", required=True, help="IFD scores (JSONL, prepared order)")
+    p.add_argument("--embeddings", required=True, help="embeddings directory")
+    p.add_argument("--out", required=True, help="selected records (JSONL)")
+    p.add_argument("--metrics", required=True, help="metrics JSON")
+    p.add_argument("--plots", required=True, help="directory for the plot data (JSON)")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

@@ -1,13 +1,14 @@
 """train: fine-tune the base model on the selected subset (full, LoRA or QLoRA).
 
-Checkpoints go to .codesift/checkpoints/<fingerprint of model, data and params>/, so a run
-killed with `kill -9` resumes there on the next `dvc repro`; they are removed on success.
+Checkpoints go to --checkpoints/<fingerprint of model, data and params>/, so a run killed
+with `kill -9` resumes there on the next `dvc repro`; they are removed on success. The
+metrics and the loss curve then cover the whole run, as if it had never stopped.
 Distributed: set train.launcher (e.g. `accelerate launch --config_file
 configs/accelerate/ddp.yaml`); the stage re-runs itself under it.
 
-in:  models/base, data/selected/train.jsonl   params: train, template, model.attn_implementation
-out: models/finetuned/ (standalone; LoRA adapter in adapter/), metrics/train.json,
-     dvclive/train/ (loss, learning rate, tokens/s per step for `dvc plots`)
+in:  --model (base), --data (selected JSONL), --templates
+     params: train (but launcher, logging_steps, save_steps), template, model.attn_implementation
+out: --out (standalone model; LoRA adapter in adapter/), --metrics, --live (dvclive curve)
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ import sys
 from pathlib import Path
 
 from stages._run import run
-
-BASE = "models/base"
-SELECTED = "data/selected/train.jsonl"
-OUT = "models/finetuned"
-METRICS = "metrics/train.json"
-LIVE = "dvclive/train"
-CHECKPOINTS = ".codesift/checkpoints"
 
 
 def relaunch(launcher: str) -> None:
@@ -50,42 +44,62 @@ def relaunch(launcher: str) -> None:
     os.execvp(argv[0], [*argv, "-m", "stages.train", *sys.argv[1:]])
 
 
-def main(args) -> None:
+def main(args, p) -> None:
     from codesift import CodesiftError
-    from codesift.config import section
     from codesift.io import atomic_path, fingerprint, read_jsonl, write_json
     from codesift.models import load_tokenizer
+    from codesift.templates import load_template
     from codesift.training import build_examples, train
 
-    cfg, template = section("train", args.params), section("template", args.params)
+    cfg, attn = p.train, p.model.attn_implementation
     relaunch(cfg.launcher)
-    attn = section("model", args.params).attn_implementation
-    tok = load_tokenizer(BASE)
-    examples, skipped = build_examples(read_jsonl(SELECTED), tok, template.prompt, cfg.max_seq_len)
+    tok = load_tokenizer(args.model)
+    template = load_template(args.templates, p.template.name, p.template.system)
+    examples, skipped = build_examples(read_jsonl(args.data), tok, template, cfg.max_seq_len)
     if not examples:
-        raise CodesiftError(f"{SELECTED}: no usable training examples ({skipped})")
-    settings = {**dataclasses.asdict(cfg), "launcher": None, "template": template.prompt,
-                "attn": attn, "world_size": os.environ.get("WORLD_SIZE", "1")}
-    ckpt = Path(CHECKPOINTS) / fingerprint([BASE, SELECTED], settings)[:16]
+        raise CodesiftError(f"{args.data}: none of its records fits train.max_seq_len "
+                            f"{cfg.max_seq_len} or has an answer to train on (skipped: "
+                            f"{', '.join(f'{n} {r}' for r, n in sorted(skipped.items()))})")
+    settings = {**dataclasses.asdict(cfg), "launcher": None, "logging_steps": None,
+                "template": [template.name, template.source, template.system], "attn": attn,
+                "world_size": os.environ.get("WORLD_SIZE", "1")}
+    ckpt = Path(args.checkpoints) / fingerprint([args.model, args.data], settings)[:16]
     if int(os.environ.get("RANK", 0)) != 0:  # other ranks train in lockstep; rank 0 writes
-        train(BASE, examples, tok, cfg, None, ckpt, attn=attn)
+        train(args.model, examples, tok, cfg, None, ckpt, attn=attn)
         return
-    with atomic_path(OUT, is_dir=True) as tmp:
-        metrics = train(BASE, examples, tok, cfg, Path(tmp), ckpt, attn=attn,
-                        callbacks=_live(resume=ckpt.exists()))
-    write_json(METRICS, {**metrics, "n_skipped": sum(skipped.values()), "skipped": skipped})
+    with atomic_path(args.out, is_dir=True) as tmp:
+        result = train(args.model, examples, tok, cfg, Path(tmp), ckpt, attn=attn)
+    write_json(args.metrics, {**result.metrics, "n_skipped": sum(skipped.values()),
+                              "skipped": skipped})
+    write_curve(args.live, result.history)
     shutil.rmtree(ckpt, ignore_errors=True)
 
 
-def _live(resume: bool) -> list:
-    """dvclive (rank 0); when resuming a killed run, its curve so far is kept."""
-    from transformers.integrations import DVCLiveCallback
-
+def write_curve(live_dir: str, history: list[dict]) -> None:
+    """The training curve for `dvc plots`, from the whole run's log history (a resumed run
+    keeps the part before the kill: checkpoints carry the history)."""
     from dvclive import Live
 
-    return [DVCLiveCallback(live=Live(dir=LIVE, dvcyaml=None, save_dvc_exp=False,
-                                      resume=resume))]
+    live = Live(dir=live_dir, dvcyaml=None, save_dvc_exp=False, resume=False)
+    for entry in history:
+        live.step = entry["step"]
+        for key in ("loss", "learning_rate", "grad_norm", "epoch", "tokens_per_second"):
+            if key in entry:
+                live.log_metric(f"train/{key}", entry[key])
+    live.make_summary()
+    live.end()
+
+
+def _args(p) -> None:
+    p.add_argument("--model", required=True, help="base model directory")
+    p.add_argument("--data", required=True, help="selected records (JSONL)")
+    p.add_argument("--templates", required=True, help="folder of prompt templates")
+    p.add_argument("--out", required=True, help="fine-tuned model directory")
+    p.add_argument("--metrics", required=True, help="metrics JSON")
+    p.add_argument("--live", required=True, help="dvclive directory (training curve)")
+    p.add_argument("--checkpoints", required=True,
+                   help="where checkpoints of unfinished runs live")
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, _args)

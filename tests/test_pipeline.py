@@ -1,5 +1,6 @@
-"""End to end: `dvc repro` of the tiny CI profile in a temp copy of the repo, then the DVC
-workflows a user relies on (no-op repro, experiments, push and pull)."""
+"""End to end: `dvc repro` of the tiny CI profile in a temp copy of the repo, then what a user
+relies on DVC for: exact code dependencies, no-op reruns, byte-stable outputs, a run cache that
+restores every stage, experiments and sharded scoring."""
 
 from __future__ import annotations
 
@@ -19,16 +20,29 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
+STAGES = {"check", "prepare", "base", "ifd@0", "ifd_merge", "embed", "select", "train",
+          "generate", "evaluate"}
 OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
            "data/scores/shards/0/scores.jsonl", "data/scores/ifd.jsonl", "metrics/ifd_hist.json",
            "data/embeddings/embeddings.npy", "data/selected/train.jsonl",
            "models/finetuned/config.json", "results/samples/humaneval.jsonl",
            "results/eval/humaneval.jsonl", "dvclive/train/plots/metrics/train/loss.tsv"]
 
+# Loaded by every Python process while TRACE is set: records which modules of the project a
+# stage's process imported, so the test can compare them with the stage's deps.
+SITECUSTOMIZE = """
+import atexit, json, os, sys
+def _dump():
+    mods = sorted(m for m in sys.modules if m.split(".")[0] in ("codesift", "stages"))
+    with open(os.path.join(os.environ["CODESIFT_TRACE"], f"{os.getpid()}.json"), "w") as f:
+        json.dump({"argv": sys.argv, "modules": mods}, f)
+atexit.register(_dump)
+"""
 
-def sh(*cmd: str, cwd: Path) -> str:
+
+def sh(*cmd: str, cwd: Path, env: dict | None = None) -> str:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+           "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1", **(env or {})}
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert out.returncode == 0, f"{cmd} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out.stdout + out.stderr
@@ -36,6 +50,15 @@ def sh(*cmd: str, cwd: Path) -> str:
 
 def ran(log: str) -> set[str]:
     return set(re.findall(r"Running stage '([\w@-]+)'", log))
+
+
+def restored(log: str) -> set[str]:
+    return set(re.findall(r"Stage '([\w@-]+)' is cached - skipping run", log))
+
+
+def lock_outs(repo: Path) -> dict[str, str]:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {o["path"]: o["md5"] for s in lock["stages"].values() for o in s.get("outs", [])}
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +72,26 @@ def repo(tmp_path_factory) -> Path:
                 and f != "dvc.lock":
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dst / f)
-    merged = apply_profile(dst / "params.yaml", ROOT / "configs/ci.yaml")
-    (dst / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
+    apply_profile(dst / "params.yaml", ROOT / "configs/ci.yaml")
     sh("git", "init", "-q", "-b", "main", cwd=dst)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=dst)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", cwd=dst)
     sh("git", "config", "user.name", "t", cwd=dst)
     sh("git", "config", "user.email", "t@t", cwd=dst)
+    sh("git", "add", "-A", cwd=dst)
+    sh("git", "commit", "-qm", "init", cwd=dst)
     return dst
 
 
-def test_repro_writes_every_output_with_the_contract_keys(repo):
-    log = sh("dvc", "repro", cwd=repo)
-    assert ran(log) == {"prepare", "base", "ifd@0", "ifd_merge", "embed", "select", "train",
-                        "generate", "evaluate"}
+@pytest.fixture(scope="module")
+def traced(repo, tmp_path_factory) -> Path:
+    """The first repro, with every process's imports recorded."""
+    trace = tmp_path_factory.mktemp("trace")
+    (trace / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    log = sh("dvc", "repro", cwd=repo, env={"PYTHONPATH": str(trace), "CODESIFT_TRACE": str(trace)})
+    assert ran(log) == STAGES
+    return trace
+
+
+def test_repro_writes_every_output_with_the_contract_keys(repo, traced):
     for out in OUTPUTS:
         assert (repo / out).exists(), out
     m = {n: json.loads((repo / f"metrics/{n}.json").read_text())
@@ -70,7 +99,7 @@ def test_repro_writes_every_output_with_the_contract_keys(repo):
     assert {"n_scored", "n_failed", "n_truncated", "tokens_per_second", "seconds"} <= set(m["ifd"])
     assert {"method", "n_total", "n_selected", "ratio", "seconds"} <= set(m["select"])
     assert {"train_loss", "train_seconds", "tokens_per_second", "pad_fraction",
-            "peak_memory_mb", "steps"} <= set(m["train"])
+            "peak_memory_mb", "steps", "epochs_trained"} <= set(m["train"])
     assert m["eval"]["humaneval"]["n_tasks"] == 6 and 0 <= m["eval"]["humaneval"]["pass@1"] <= 1
     assert m["eval"]["heldout_nll"] > 0
     assert m["prepare"]["n_kept"] == 200
@@ -79,42 +108,85 @@ def test_repro_writes_every_output_with_the_contract_keys(repo):
             "error"} <= set(score)
 
 
-def test_second_repro_runs_nothing(repo):
+def _stage_of(argv: list[str], cmds: dict[str, str]) -> str | None:
+    script = Path(argv[0])
+    module = f"{script.parent.name}.{script.stem}"  # python -m stages.x: argv[0] is its file
+    for name, cmd in cmds.items():
+        if f"python -m {module} " in cmd + " ":
+            return name
+    return None
+
+
+def test_every_stage_lists_the_code_it_runs(repo, traced):
+    """Each module a stage's process loaded is covered by one of that stage's deps, so
+    editing it reruns the stage."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    cmds = {name: " ".join(s["cmd"].split()) for name, s in spec.items()}
+    seen = set()
+    for dump in traced.glob("*.json"):
+        run = json.loads(dump.read_text())
+        stage = _stage_of(run["argv"], cmds)
+        if stage is None:
+            continue
+        seen.add(stage)
+        deps = [d.rstrip("/") for d in spec[stage]["deps"]]
+        for mod in run["modules"]:
+            path = mod.replace(".", "/")
+            files = [f"{path}.py", f"{path}/__init__.py"]
+            assert any(f == d or f.startswith(d + "/") for f in files for d in deps), \
+                f"stage {stage} loads {mod}, which none of its deps covers"
+    assert seen == {s.split("@")[0] for s in STAGES}
+
+
+def test_second_repro_runs_nothing(repo, traced):
     assert ran(sh("dvc", "repro", cwd=repo)) == set()
     assert "up to date" in sh("dvc", "status", cwd=repo)
 
 
-def test_forced_rerun_of_train_and_select_gives_the_same_bytes(repo):
-    """Seeded all the way: a forced rerun leaves dvc.lock's output hashes as they were."""
-    before = (repo / "dvc.lock").read_text()
-    for stage in ("select", "train"):
-        sh("dvc", "repro", "-f", "-s", stage, cwd=repo)
+def test_forced_repro_gives_byte_identical_outputs(repo, traced):
+    """Seeded and free of timings and temp paths: every cached output keeps its hash."""
+    before = lock_outs(repo)
+    log = sh("dvc", "repro", "-f", cwd=repo)
+    assert ran(log) == STAGES
+    after = lock_outs(repo)
+    uncached = {p for p in before if p.startswith(("metrics/", "dvclive/"))}
+    changed = sorted(p for p in before if p not in uncached and before[p] != after[p])
+    assert changed == []
     assert "up to date" in sh("dvc", "status", cwd=repo)
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    old = yaml.safe_load(before)
-    for stage in ("select", "train"):
-        outs = {o["path"]: o["md5"] for o in lock["stages"][stage]["outs"]}
-        want = {o["path"]: o["md5"] for o in old["stages"][stage]["outs"]}
-        assert {p: outs[p] for p in outs if not p.startswith(("metrics/", "dvclive/"))} == \
-            {p: want[p] for p in want if not p.startswith(("metrics/", "dvclive/"))}
 
 
-def test_experiment_reruns_only_downstream_of_select(repo):
+def test_run_cache_restores_every_stage_after_a_param_round_trip(repo, traced):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    changed = original.replace("limit: 200", "limit: 150", 1)
+    assert changed != original
+    params.write_text(changed)
+    assert ran(sh("dvc", "repro", cwd=repo)) == STAGES  # new data: everything runs
+    params.write_text(original)
+    log = sh("dvc", "repro", cwd=repo)
+    assert ran(log) == set()
+    assert restored(log) == STAGES
+    assert "up to date" in sh("dvc", "status", cwd=repo)
+
+
+def test_experiment_reruns_only_downstream_of_select(repo, traced):
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-qm", "baseline run", cwd=repo)
     before = (repo / "data/selected/train.jsonl").read_text()
     log = sh("dvc", "exp", "run", "-S", "select.ratio=0.3", cwd=repo)
-    assert ran(log) == {"select", "train", "generate", "evaluate"}
+    assert ran(log) == {"check", "select", "train", "generate", "evaluate"}
     assert (repo / "data/selected/train.jsonl").read_text() != before
     text = json.dumps(_json_of(sh("dvc", "exp", "show", "--json", cwd=repo)))
     assert "0.3" in text and "pass@1" in text and "heldout_nll" in text
+    sh("git", "checkout", "params.yaml", cwd=repo)  # `dvc exp run -S` leaves it changed
+    sh("dvc", "checkout", cwd=repo)
 
 
 def _json_of(out: str) -> object:
     return json.loads(out[out.index("["):out.rindex("]") + 1])
 
 
-def test_sharded_scoring_matches_one_shard(repo):
+def test_sharded_scoring_matches_one_shard(repo, traced):
     one = [json.loads(x) for x in (repo / "data/scores/ifd.jsonl").read_text().splitlines()]
     log = sh("dvc", "exp", "run", "-S", "ifd.num_shards=2", "-S", "ifd.shards=[0,1]", cwd=repo)
     assert {"ifd@0", "ifd@1", "ifd_merge"} <= ran(log) and "embed" not in ran(log)
@@ -127,20 +199,8 @@ def test_sharded_scoring_matches_one_shard(repo):
     # on a multi-GPU machine): identical bytes, so DVC sees nothing to do.
     shards = [(repo / f"data/scores/shards/{k}/scores.jsonl").read_bytes() for k in (0, 1)]
     sh("torchrun", "--standalone", "--nproc_per_node", "2", "-m", "stages.ifd", "--shard",
-       "auto", cwd=repo)
+       "auto", "--model", "models/base", "--data", "data/prepared/train.jsonl", "--templates",
+       "templates", "--out", "data/scores/shards/{shard}", "--metrics",
+       "metrics/ifd_shards/{shard}.json", "--resume", ".codesift/resume", cwd=repo)
     assert shards == [(repo / f"data/scores/shards/{k}/scores.jsonl").read_bytes()
                       for k in (0, 1)]
-
-
-def test_push_then_pull_into_a_fresh_clone_restores_everything(repo, tmp_path):
-    remote = tmp_path / "remote"
-    sh("dvc", "remote", "add", "-d", "local", str(remote), cwd=repo)
-    sh("git", "add", "-A", cwd=repo)
-    sh("git", "commit", "-qm", "remote", cwd=repo)
-    sh("dvc", "push", cwd=repo)
-    clone = tmp_path / "clone"
-    sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
-    sh("dvc", "pull", cwd=clone)
-    for out in OUTPUTS:
-        assert (clone / out).exists(), out
-    assert "up to date" in sh("dvc", "status", cwd=clone)

@@ -134,3 +134,10 @@ def evalplus_problems(dataset: str, path: str | Path) -> dict[str, dict]:
         return module.get_mbpp_plus()
     except (AssertionError, ValueError, KeyError) as e:
         raise CodesiftError(f"{path}: not a valid {spec.title} file: {e}")
+
+
+def decontamination_texts(name: str, cfg) -> list[str]:
+    """Prompt + canonical solution of every task of benchmark `name` (cfg: EvalConfig)."""
+    paths = cfg.datasets
+    return [t["prompt"] + t.get("canonical_solution", "")
+            for t in load(name, paths.get("humaneval_plus", ""), paths.get("mbpp_plus", ""))]

@@ -1,0 +1,177 @@
+"""Every bad input, param or fault a user met gets one clear line and exit code 2, before any
+work starts where it can be known then. One row per case: what is wrong, the command, and
+the words its error must say."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+CHECK = ["python", "-m", "codesift.config", "--check"]
+PREPARE = ["python", "-m", "stages.prepare", "--source", "train.jsonl", "--out", "out/p.jsonl",
+           "--metrics", "out/m.json"]
+SELECT = ["python", "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
+          "--embeddings", "emb", "--out", "out/sel.jsonl", "--metrics", "out/m.json",
+          "--plots", "out/plots"]
+MERGE = ["python", "-m", "stages.ifd_merge", "--shards", "shards", "--shard-metrics", "sm",
+         "--data", "p.jsonl", "--out", "out/ifd.jsonl", "--metrics", "out/m.json", "--hist",
+         "out/h.json"]
+IFD = ["python", "-m", "stages.ifd", "--model", "m", "--data", "p.jsonl", "--templates",
+       str(ROOT / "templates"), "--out", "o", "--metrics", "o.json", "--resume", "r"]
+GOOD = {"instruction": "Add two numbers.", "response": "def add(a, b):\n    return a + b"}
+HUMANEVAL_0 = ("from typing import List\n\n\ndef has_close_elements(numbers: List[float], "
+               "threshold: float) -> bool:\n    \"\"\" Check if in given list of numbers, are "
+               "any two numbers closer to each other than\n    given threshold.")
+
+
+def jsonl(*rows: dict) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def pool_files(n: int = 3, failed: bool = False) -> dict[str, str | bytes]:
+    """Prepared records, IFD scores and embeddings for the select/merge stages (no model)."""
+    import io
+
+    import numpy as np
+
+    recs = [{"id": f"r{i}", "instruction": f"q{i}", "response": "a", "source": "x"}
+            for i in range(n)]
+    score = {"ce_cond": 1.0, "ce_uncond": 2.0, "ifd": 0.5, "loss_ratio": 0.5, "ppl_cond": 2.7,
+             "n_answer_tokens": 3, "truncated": False, "error": None}
+    if failed:
+        score = {**{k: None for k in score}, "n_answer_tokens": 0, "truncated": False,
+                 "error": "prompt alone has 9 tokens, max_len is 8"}
+    buf = io.BytesIO()
+    np.save(buf, np.eye(n, 4, dtype=np.float32))
+    scores = jsonl(*({"id": r["id"], **score} for r in recs))
+    return {"p.jsonl": jsonl(*recs), "s.jsonl": scores, "emb/embeddings.npy": buf.getvalue(),
+            "emb/ids.json": json.dumps([r["id"] for r in recs]),
+            "shards/0/scores.jsonl": scores,
+            "shards/0/stats.json": json.dumps({"n_scored": 0, "n_failed": n, "n_truncated": 0,
+                                               "tokens": 0}),
+            "sm/0.json": json.dumps({"seconds": 1.0, "n_resumed": 0})}
+
+
+@dataclass
+class Case:
+    id: str
+    argv: list[str]
+    says: str  # a substring of the one error line
+    params: dict = field(default_factory=dict)  # overrides merged into params.yaml
+    files: dict = field(default_factory=dict)  # relative path -> text or bytes
+
+
+CASES = [
+    Case("memory_mb 0", CHECK, "eval.memory_mb: 0 is not in [64, inf)", {"eval": {"memory_mb": 0}}),
+    Case("timeout_s 0", CHECK, "eval.timeout_s: 0.0 is not in (0, inf)",
+         {"eval": {"timeout_s": 0}}),
+    Case("limit -1", CHECK, "data.limit: -1 is not in [0, inf)", {"data": {"limit": -1}}),
+    Case("ngram 0", CHECK, "data.ngram: 0 is not in [1, inf)", {"data": {"ngram": 0}}),
+    Case("sample_num -5", CHECK, "select.sample_num: -5 is not in [0, inf)",
+         {"select": {"sample_num": -5}}),
+    Case("k above n_samples", CHECK, "eval.k: pass@5 needs at least 5 samples per task",
+         {"eval": {"k": [5]}}),
+    Case("num_shards 0", CHECK, "ifd.num_shards: 0 is not in [1, inf)",
+         {"ifd": {"num_shards": 0}}),
+    Case("misspelled section", CHECK, "params.yaml: selct: unknown section",
+         {"selct": {"ratio": 0.3}}),
+    Case("misspelled section in a profile", [*CHECK, "--profile", "p.yaml"],
+         "p.yaml: selct: unknown section", files={"p.yaml": "selct:\n  ratio: 0.3\n"}),
+    Case("unknown benchmark", CHECK, "eval.benchmarks[1]: 'humaneval_pluss' is not one of",
+         {"eval": {"benchmarks": ["humaneval", "humaneval_pluss"]}}),
+    Case("ratio 1.5", CHECK, "select.ratio: 1.5 is not in (0, 1]", {"select": {"ratio": 1.5}}),
+    Case("ifd max_len 1", CHECK, "ifd.max_len: 1 is not in [2, inf)", {"ifd": {"max_len": 1}}),
+    Case("lora r 0", CHECK, "train.lora.r: 0 is not in [1, inf)",
+         {"train": {"lora": {"r": 0}}}),
+    Case("max_seq_len 1", CHECK, "train.max_seq_len: 1 is not in [2, inf)",
+         {"train": {"max_seq_len": 1}}),
+    Case("stage checks too", PREPARE, "select.ratio: 1.5 is not in (0, 1]",
+         {"select": {"ratio": 1.5}}, {"train.jsonl": jsonl(GOOD)}),
+    Case("missing profile", [*CHECK, "--profile", "missing.yaml", "--apply"],
+         "missing.yaml: not found"),
+    Case("empty data file", PREPARE, "no usable records remain", files={"train.jsonl": ""}),
+    Case("every record skipped", PREPARE, "2 invalid skipped", {"data": {"on_invalid": "skip"}},
+         {"train.jsonl": '{"instruction": "x"}\nnot json\n'}),
+    Case("decontamination removes all", PREPARE, "1 contaminated",
+         files={"train.jsonl": jsonl({"instruction": "Do it.", "response": HUMANEVAL_0})}),
+    Case("corrupt parquet", [*PREPARE[:4], "d.parquet", *PREPARE[5:]],
+         "d.parquet: not a readable Parquet file", files={"d.parquet": b"PAR1 garbage"}),
+    Case("missing csv", [*PREPARE[:4], "d.csv", *PREPARE[5:]],
+         "d.csv: data file not found (data.source"),
+    Case("read-only output", [*PREPARE[:6], "/sys/codesift-test/p.jsonl", *PREPARE[7:]],
+         "error: /sys/codesift-test: ", files={"train.jsonl": jsonl(GOOD)}),
+    Case("malformed line", PREPARE, "train.jsonl:2: invalid JSON",
+         files={"train.jsonl": jsonl(GOOD) + "{oops\n"}),
+    Case("duplicate ids", PREPARE, "'a' at train.jsonl:1, train.jsonl:2",
+         files={"train.jsonl": jsonl({**GOOD, "id": "a"}, {"id": "a", "instruction": "x",
+                                                             "response": "y"})}),
+    Case("sample_num above the data", SELECT, "select.sample_num is 100000, but only 3 records",
+         {"select": {"sample_num": 100000}}, pool_files()),
+    Case("nothing scored", MERGE, "no sample could be scored: 3 x prompt alone has 9 tokens",
+         files=pool_files(failed=True)),
+    Case("bad shard", [*IFD, "--shard", "x"], "--shard 'x': expected a shard number or `auto`"),
+]
+
+
+def _params(overrides: dict) -> str:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in overrides.items():
+        if isinstance(params.get(section), dict) and isinstance(values, dict):
+            for k, v in values.items():
+                old = params[section].get(k)
+                params[section][k] = {**old, **v} if isinstance(old, dict) else v
+        else:
+            params[section] = values
+    return yaml.safe_dump(params)
+
+
+def _run(argv: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """The config CLI in this process (it is quick to call); stages as real processes."""
+    if argv[:3] == CHECK[:3]:
+        from codesift.config import main
+
+        monkeypatch.chdir(cwd)
+        with pytest.raises(SystemExit) as e:
+            main(argv[3:])
+        return e.value.code, capsys.readouterr().err
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, *argv[1:]], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=300)
+    return out.returncode, out.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_one_clear_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text(_params(case.params))
+    for rel, content in case.files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, stderr = _run(case.argv, tmp_path, monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and case.says in errors[0], stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.jsonl"))
+
+
+def test_train_names_the_length_limit_in_one_short_line(tiny_dir, tmp_path):
+    (tmp_path / "params.yaml").write_text(_params({"train": {"max_seq_len": 4}}))
+    (tmp_path / "sel.jsonl").write_text(jsonl({"id": "a", **GOOD}, {"id": "b", **GOOD}))
+    argv = ["-m", "stages.train", "--model", str(tiny_dir), "--data", "sel.jsonl",
+            "--templates", str(ROOT / "templates"), "--out", "out/model", "--metrics",
+            "out/m.json", "--live", "out/live", "--checkpoints", "ck"]
+    out = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    [line] = [x for x in out.stderr.splitlines() if x.startswith("error: ")]
+    assert "none of its records fits train.max_seq_len 4" in line and "2 prompt_too_long" in line
+    assert len(line) < 300 and not Path(tmp_path / "out/model").exists()
