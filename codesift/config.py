@@ -142,6 +142,7 @@ class TemplateConfig:
 
 @dataclass
 class IfdConfig:
+    variant: Literal["codesift", "cherry", "efficode"] = "codesift"  # see scoring.VARIANTS
     max_len: Annotated[int, Range(2)] = 512
     batch_tokens: Annotated[int, AT_LEAST_1] = 2048  # CPU optimum (bench/bench_ifd.py)
     pack: bool = False  # several sequences per row; off: one per row (faster on CPU SDPA)

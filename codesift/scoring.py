@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from codesift.io import ChunkLog
 from codesift.packing import first_fit_decreasing, pack_rows
-from codesift.templates import Encoded, encode
+from codesift.templates import Template, encode
 
 
 @dataclass
@@ -42,20 +43,80 @@ class Score:
         return asdict(self)
 
 
-def segments(enc: Encoded, bos_id: int | None) -> tuple[tuple[list[int], list[int]], ...]:
-    """(ids, labels) of the conditioned and unconditioned sequences of one sample.
+Segment = tuple[list[int], list[int]]  # ids, labels (-100 = not scored)
 
-    Without a BOS token nothing can predict the first answer token unconditioned,
-    so it is dropped from both means.
-    """
-    answer = enc.answer_ids
-    cond_labels = enc.labels()
-    if bos_id is None:
+
+@dataclass
+class Planned:
+    """A pair's conditioned and unconditioned sequences, or why it cannot be scored."""
+
+    cond: Segment | None = None
+    uncond: Segment | None = None
+    truncated: bool = False
+    error: str | None = None
+
+
+def codesift_segments(tok: PreTrainedTokenizerBase, prompt: str, answer: str, max_len: int
+                      ) -> Planned:
+    """Prompt and answer tokenised jointly (templates.encode); the unconditioned pass scores
+    the *same answer ids* after BOS. Without a BOS token nothing can predict the first answer
+    token unconditioned, so it is dropped from both means."""
+    enc = encode(tok, prompt, answer, max_len)
+    if enc.error is None and tok.bos_token_id is None and len(enc.answer_ids) < 2:
+        enc.error = "answer has one token; without BOS nothing is left to score"
+    if enc.error:
+        return Planned(error=enc.error)
+    answer_ids, cond_labels = enc.answer_ids, enc.labels()
+    if tok.bos_token_id is None:
         cond_labels[enc.n_prompt] = -100
-        uncond = (answer, list(answer))  # pack_rows masks the first label
+        uncond = (answer_ids, list(answer_ids))  # pack_rows masks the first label
     else:
-        uncond = ([bos_id, *answer], [-100, *answer])
-    return (enc.input_ids, cond_labels), uncond
+        uncond = ([tok.bos_token_id, *answer_ids], [-100, *answer_ids])
+    return Planned((enc.input_ids, cond_labels), uncond, enc.truncated)
+
+
+def source_segments(tok: PreTrainedTokenizerBase, prompt: str, answer: str, max_len: int,
+                    special: bool) -> Planned:
+    """The published scripts' rule (CodeACT's calculate_ifd.py, efficode's get_ppl_ifd.py):
+    the prompt's length from tokenising it alone, the conditioned sequence tokenised whole,
+    the unconditioned one the answer tokenised alone (`special`: with the tokenizer's special
+    tokens, e.g. BOS), each scored as `model(ids, labels=...)` does: its first token never."""
+    if not prompt.strip() or not answer.strip():
+        return Planned(error="empty instruction or response")
+
+    def ids(text: str, limit: int) -> list[int]:
+        return tok(text, add_special_tokens=special, truncation=True,
+                   max_length=limit)["input_ids"]
+
+    end = len(ids(prompt, max_len))
+    full = ids(prompt + answer, max_len)
+    if len(full) <= end:
+        return Planned(error=f"prompt alone has {end} tokens, max_len is {max_len}")
+    alone = ids(answer, max_len - end + 1)
+    truncated = len(tok(prompt + answer, add_special_tokens=special)["input_ids"]) > max_len
+    return Planned((full, [-100] * end + full[end:]), (alone, list(alone)), truncated)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How an IFD variant turns a record into (prompt, answer) text and then sequences."""
+
+    pair: Callable[[Template, PreTrainedTokenizerBase, str, str], tuple[str, str]]
+    segments: Callable[[PreTrainedTokenizerBase, str, str, int], Planned]
+
+
+CHERRY_PROMPT = "Question:\n{question}\n\nAnswer:\n"  # CodeACT's calculate_ifd.py
+
+VARIANTS: dict[str, Variant] = {
+    # the training text exactly (template, end-of-turn token), joint tokenisation, BOS
+    "codesift": Variant(lambda t, tok, q, a: t.pair(tok, q, a), codesift_segments),
+    # CodeACT (after Cherry LLM): its own Question/Answer prompt, no EOS, special tokens on
+    "cherry": Variant(lambda t, tok, q, a: (CHERRY_PROMPT.replace("{question}", q), a),
+                      partial(source_segments, special=True)),
+    # efficode: its training prompt (the template), EOS as text, no special tokens added
+    "efficode": Variant(lambda t, tok, q, a: (t.prompt(tok, q), a + (tok.eos_token or "")),
+                        partial(source_segments, special=False)),
+}
 
 
 def batches(lengths: Sequence[int], capacity: int, batch_tokens: int,
@@ -78,15 +139,15 @@ def batches(lengths: Sequence[int], capacity: int, batch_tokens: int,
 
 
 @torch.no_grad()
-def segment_nll(model: PreTrainedModel,
-                rows: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sum of NLL and token count per segment id in a packed batch."""
+def segment_nll(model: PreTrainedModel, rows: dict[str, torch.Tensor], plain: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sum of NLL and token count per segment id in a batch."""
     dev = model.device
     labels = rows["labels"][:, 1:].to(dev)
     keep = labels != -100
     pos = rows.get("position_ids")
     logits = _logits_at(model, rows["input_ids"].to(dev), None if pos is None else pos.to(dev),
-                        keep)
+                        keep, plain)
     nll = F.cross_entropy(logits.float(), labels[keep], reduction="none")
     seg = rows["segment_ids"][:, 1:].to(dev)
     ids, inverse = torch.unique(seg[keep], return_inverse=True)
@@ -98,16 +159,36 @@ def segment_nll(model: PreTrainedModel,
 
 
 def _logits_at(model: PreTrainedModel, input_ids: torch.Tensor, position_ids: torch.Tensor | None,
-               keep: torch.Tensor) -> torch.Tensor:
-    """Logits only where a label is scored: the LM head runs on answer positions alone
-    (prompt positions are most of the tokens and need no vocabulary projection)."""
-    head, decoder = model.get_output_embeddings(), model.get_decoder()
-    if head is None or decoder is None or getattr(model.config, "final_logit_softcapping", None):
+               keep: torch.Tensor, plain: bool) -> torch.Tensor:
+    """Logits only where a label is scored. With a `plain` head (see `plain_head`) the LM
+    head runs on answer positions alone: prompt positions are most of the tokens and need no
+    vocabulary projection. Otherwise the model's own forward, post-processing included."""
+    if not plain:
         logits = model(input_ids=input_ids, position_ids=position_ids, use_cache=False).logits
         return logits[:, :-1][keep]
-    hidden = decoder(input_ids=input_ids, position_ids=position_ids,
-                     use_cache=False).last_hidden_state
-    return head(hidden[:, :-1][keep])
+    hidden = model.get_decoder()(input_ids=input_ids, position_ids=position_ids,
+                                 use_cache=False).last_hidden_state
+    return model.get_output_embeddings()(hidden[:, :-1][keep])
+
+
+# Config fields of known logit post-processing (Gemma 2 softcapping, Cohere's logit_scale,
+# Granite's logits_scaling, ...): with any of them set, the model's own forward is used.
+LOGIT_FIELDS = ("final_logit_softcapping", "logit_scale", "logits_scaling",
+                "output_logits_scale", "lm_head_multiplier", "logit_softcapping")
+
+
+@torch.no_grad()
+def plain_head(model: PreTrainedModel) -> bool:
+    """Whether the model's logits are exactly its LM head applied to its decoder's output:
+    no known post-processing field set, and a probe forward gives the same bits both ways."""
+    head, decoder = model.get_output_embeddings(), model.get_decoder()
+    if head is None or decoder is None:
+        return False
+    if any(getattr(model.config, f, None) not in (None, 1, 1.0) for f in LOGIT_FIELDS):
+        return False
+    probe = torch.arange(1, 9, device=model.device)[None] % model.config.vocab_size
+    full = model(input_ids=probe, use_cache=False).logits
+    return torch.equal(full, head(decoder(input_ids=probe, use_cache=False).last_hidden_state))
 
 
 @dataclass
@@ -120,9 +201,27 @@ class ScoreStats:
     n_resumed: int = 0  # rows taken from a killed run's log instead of scored again
 
 
+def plan(tok: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], max_len: int,
+         variant: str) -> tuple[list[Score], list[list[int]], list[list[int]], list[int]]:
+    """Scores to fill (failures already marked), and the sequences to run: each scored
+    pair contributes its conditioned then its unconditioned sequence (`owner` maps back)."""
+    results = [Score() for _ in pairs]
+    seqs, labels, owner = [], [], []
+    for i, (prompt, answer) in enumerate(pairs):
+        p = VARIANTS[variant].segments(tok, prompt, answer, max_len)
+        results[i].truncated, results[i].error = p.truncated, p.error
+        if p.error is None:
+            for ids, lab in (p.cond, p.uncond):
+                seqs.append(ids)
+                labels.append(lab)
+                owner.append(i)
+    return results, seqs, labels, owner
+
+
 def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
           pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
-          progress: bool = True, pack: bool = False) -> tuple[list[Score], ScoreStats]:
+          progress: bool = True, pack: bool = False, variant: str = "codesift"
+          ) -> tuple[list[Score], ScoreStats]:
     """Score (prompt, answer) pairs; failures carry an `error` and null scores, never 0.
 
     `pack` puts several sequences in a row (position ids restarting, so the model builds a
@@ -132,31 +231,19 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     its width squared and the length-sorted batches hold little padding anyway.
     """
     start = time.perf_counter()
-    results = [Score() for _ in pairs]
-    seqs: list[list[int]] = []
-    labels: list[list[int]] = []
-    owner: list[int] = []  # sample index of each segment; cond segment first
-    for i, (prompt, answer) in enumerate(pairs):
-        enc = encode(tok, prompt, answer, max_len)
-        if enc.error is None and tok.bos_token_id is None and len(enc.answer_ids) < 2:
-            enc.error = "answer has one token; without BOS nothing is left to score"
-        results[i].truncated, results[i].error = enc.truncated, enc.error
-        if enc.error is None:
-            for ids, lab in segments(enc, tok.bos_token_id):
-                seqs.append(ids)
-                labels.append(lab)
-                owner.append(i)
+    results, seqs, labels, owner = plan(tok, pairs, max_len, variant)
+    plain = plain_head(model)
     sums = torch.zeros(len(seqs), dtype=torch.float64)
     counts = torch.zeros(len(seqs), dtype=torch.long)
-    plan = batches([len(s) for s in seqs], max_len, batch_tokens, pack)
+    schedule = batches([len(s) for s in seqs], max_len, batch_tokens, pack)
     bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
     stats = ScoreStats()
-    for batch in plan:
+    for batch in schedule:
         rows = pack_rows(seqs, labels, batch, pad_id=_pad_id(tok))
         if not pack:
             del rows["position_ids"]  # default 0..width-1: no packing for the model to detect
         members = [i for b in batch for i in b]
-        ids, s, c = segment_nll(model, rows)
+        ids, s, c = segment_nll(model, rows, plain)
         sums[ids], counts[ids] = s, c
         stats.tokens += sum(len(seqs[i]) for i in members)
         bar.update(len(members) / 2)
@@ -200,8 +287,8 @@ def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
 
 def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],
                     pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
-                    log: ChunkLog, chunk_size: int = 512,
-                    pack: bool = False) -> tuple[list[dict], ScoreStats]:
+                    log: ChunkLog, chunk_size: int = 512, pack: bool = False,
+                    variant: str = "codesift") -> tuple[list[dict], ScoreStats]:
     """Score in chunks, appending each finished chunk to `log`; rows already in the log
     (from a killed run with the same fingerprint) are not scored again."""
     done = {row["id"]: row for row in log.rows}
@@ -211,7 +298,7 @@ def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: S
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start:start + chunk_size]
         results, stats = score(model, tok, [pairs[i] for i in chunk], max_len, batch_tokens,
-                               progress=False, pack=pack)
+                               progress=False, pack=pack, variant=variant)
         rows = [{"id": ids[i], **r.as_dict()} for i, r in zip(chunk, results, strict=True)]
         log.append(rows)
         done.update((row["id"], row) for row in rows)

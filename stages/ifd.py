@@ -8,7 +8,8 @@ On one multi-GPU machine, outside DVC: `accelerate launch --num_processes N -m s
 ...` (N = ifd.num_shards; `{shard}` becomes each process's shard), then
 `python -m stages.ifd_merge ...`.
 
-in:  --model, --data (prepared JSONL), --templates   params: ifd, template, model.dtype
+in:  --model, --data (prepared JSONL), --templates   params: ifd (but shards), template,
+     model.dtype
 out: --out/scores.jsonl (one row per sample), --out/stats.json (counts), --metrics (timings)
 """
 
@@ -46,7 +47,7 @@ def resolve_shard(arg: str, num_shards: int) -> int:
 def main(args, p) -> None:
     from codesift.io import ChunkLog, atomic_path, fingerprint, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import score_resumable
+    from codesift.scoring import VARIANTS, score_resumable
     from codesift.templates import load_template
 
     cfg = p.ifd
@@ -55,15 +56,17 @@ def main(args, p) -> None:
     records = [records[i] for i in shard_slice(len(records), cfg.num_shards, shard)]
     tok = load_tokenizer(args.model)
     template = load_template(args.templates, p.template.name, p.template.system)
-    pairs = [template.pair(tok, r["instruction"], r["response"]) for r in records]
-    settings = {"max_len": cfg.max_len, "dtype": p.model.dtype, "pack": cfg.pack,
-                "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
-                "records": [[r["id"], *pair] for r, pair in zip(records, pairs, strict=True)]}
+    to_pair = VARIANTS[cfg.variant].pair
+    pairs = [to_pair(template, tok, r["instruction"], r["response"]) for r in records]
+    settings = {"variant": cfg.variant, "max_len": cfg.max_len, "dtype": p.model.dtype,
+                "pack": cfg.pack, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
+                "records": [[r["id"], *pr] for r, pr in zip(records, pairs, strict=True)]}
     log = ChunkLog(f"{args.resume}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
                    fingerprint([args.model], settings))
     model = load_model(args.model, p.model.dtype)
     rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
-                                  cfg.batch_tokens, log, cfg.chunk_size, pack=cfg.pack)
+                                  cfg.batch_tokens, log, cfg.chunk_size, pack=cfg.pack,
+                                  variant=cfg.variant)
     out, metrics = (a.replace("{shard}", str(shard)) for a in (args.out, args.metrics))
     with atomic_path(out, is_dir=True) as tmp:
         write_jsonl(tmp / "scores.jsonl", rows)

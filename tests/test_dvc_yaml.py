@@ -57,8 +57,8 @@ def test_params_exist_and_none_only_changes_how_a_stage_runs(name):
 READS = {
     "prepare": {"data", "eval.datasets"},
     "base": {"model.name", "model.revision", "model.dtype", "model.bootstrap"},
-    "ifd": {"ifd.max_len", "ifd.batch_tokens", "ifd.pack", "ifd.num_shards", "ifd.chunk_size",
-            "template", "model.dtype"},
+    "ifd": {"ifd.variant", "ifd.max_len", "ifd.batch_tokens", "ifd.pack", "ifd.num_shards",
+            "ifd.chunk_size", "template", "model.dtype"},
     "ifd_merge": {"ifd.num_shards"},
     "embed": {"embed"},
     "select": {"select"},
