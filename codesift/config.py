@@ -168,10 +168,23 @@ class EmbedConfig:
 class CdasOptions:
     n_init: Annotated[int, AT_LEAST_1] = 10  # KMeans restarts
     ratio_of: Literal["all", "kept"] = "kept"  # share of each cluster, before or after the filter
+    rounding: Literal["round", "floor"] = "round"  # each cluster's count (CodeACT: floor)
 
 
 @dataclass
 class DeitaOptions:
+    """DEITA as published: scorer LMs' complexity x quality, then efficode's batch filter."""
+
+    scorer_complexity: str = ""  # hub id or local dir (hkust-nlp/deita-complexity-scorer)
+    scorer_quality: str = ""  # hub id or local dir (hkust-nlp/deita-quality-scorer)
+    scorer_max_len: Annotated[int, Range(16)] = 2048  # scorer prompt tokens (the tail is kept)
+    scorer_batch_tokens: Annotated[int, AT_LEAST_1] = 8192  # rows x widest row per forward
+    threshold: Annotated[float, Range(-1, 1)] = 0.9  # max cosine similarity to a kept sample
+    batch: Annotated[int, AT_LEAST_1] = 10000  # the filter's batch (efficode: 10,000)
+
+
+@dataclass
+class IfdDiverseOptions:
     threshold: Annotated[float, Range(-1, 1)] = 0.9  # max cosine similarity to a kept sample
 
 
@@ -208,6 +221,7 @@ class SelectConfig:
     ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd/deita drop IFD >= this
     cdas: CdasOptions = field(default_factory=CdasOptions)
     deita: DeitaOptions = field(default_factory=DeitaOptions)
+    ifd_diverse: IfdDiverseOptions = field(default_factory=IfdDiverseOptions)
     dq: DqOptions = field(default_factory=DqOptions)
     activeft: ActiveftOptions = field(default_factory=ActiveftOptions)
 

@@ -1,6 +1,7 @@
 """select: choose the training subset.
 
-in:  --data (prepared JSONL), --scores (IFD JSONL), --embeddings (dir)   params: select
+in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings
+     params: select
 out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
      JS divergence, coverage, diversity), --plots/*.json (dvc plots)
 """
@@ -12,8 +13,9 @@ import time
 from stages._run import run
 
 
-def load_pool(records: list[dict], scores_path: str, embeddings_dir: str):
-    """Scores and embeddings aligned to the prepared records, checked by id."""
+def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str):
+    """Scores and embeddings aligned to the prepared records, checked by id (DEITA's scores
+    only where the deita_score stage computed them)."""
     import numpy as np
 
     from codesift import CodesiftError
@@ -27,11 +29,16 @@ def load_pool(records: list[dict], scores_path: str, embeddings_dir: str):
     if read_json(f"{embeddings_dir}/ids.json") != ids:
         raise CodesiftError(f"{embeddings_dir}/ids.json: ids differ from the prepared data; "
                             "rerun embed")
+    deita = read_jsonl(deita_path)
+    if deita and [s["id"] for s in deita] != ids:
+        raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
+                            "deita_score")
     nan = float("nan")
     return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
                 ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
                 ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
-                              for s in scores]))
+                              for s in scores]),
+                deita=np.array([s["score"] for s in deita]) if deita else None)
 
 
 def main(args, p) -> None:
@@ -43,7 +50,7 @@ def main(args, p) -> None:
     start = time.perf_counter()
     cfg = p.select
     records = read_jsonl(args.data)
-    pool = load_pool(records, args.scores, args.embeddings)
+    pool = load_pool(records, args.scores, args.deita, args.embeddings)
     n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
     picked = select(pool, n, cfg)
     if len(picked) == 0:
@@ -64,6 +71,7 @@ def main(args, p) -> None:
 def _args(p) -> None:
     p.add_argument("--data", required=True, help="prepared records (JSONL)")
     p.add_argument("--scores", required=True, help="IFD scores (JSONL, prepared order)")
+    p.add_argument("--deita", required=True, help="DEITA scores (JSONL; empty if not scored)")
     p.add_argument("--embeddings", required=True, help="embeddings directory")
     p.add_argument("--out", required=True, help="selected records (JSONL)")
     p.add_argument("--metrics", required=True, help="metrics JSON")

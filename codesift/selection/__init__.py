@@ -26,6 +26,7 @@ class Pool:
     embeddings: np.ndarray | None
     ifd: np.ndarray
     ppl: np.ndarray
+    deita: np.ndarray | None = None  # DEITA's complexity x quality, where it was scored
 
     def __len__(self) -> int:
         return len(self.ifd)

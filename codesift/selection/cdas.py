@@ -21,11 +21,13 @@ def cdas(pool: Pool, n: int, cfg) -> np.ndarray:
     code); `all` takes it of the whole cluster."""
     labels = kmeans_labels(pool.embeddings, cfg.n_clusters, cfg.seed, cfg.cdas.n_init)
     valid = valid_ifd(pool, cfg.ifd_max)
-    share = n / len(pool)
+    share = n / len(pool)  # select.ratio, up to rounding ratio * N to a count
     out = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         kept = members[valid[members]]
         base = len(kept) if cfg.cdas.ratio_of == "kept" else len(members)
-        out.append(top_k(kept, pool.ifd, int(round(share * base))))
+        count = share * base
+        out.append(top_k(kept, pool.ifd, int(count) if cfg.cdas.rounding == "floor"
+                         else int(round(count))))
     return np.concatenate(out)

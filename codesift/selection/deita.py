@@ -1,66 +1,49 @@
-"""deita: score-first diversity filter (Liu et al. 2024, "What makes good data for alignment").
+"""deita: DEITA (Liu et al. 2024) as efficode's data_selection/deita/deita_select.py runs it.
 
-Walk the samples by descending IFD and keep one only if its cosine similarity to every kept
-sample is <= `select.deita.threshold`, until `n_select` are kept. The score is IFD among the valid
-samples, exactly the pool `ifd` uses: finite IFD below `ifd_max`. Samples whose IFD is NaN
-(scoring failed) or >= ifd_max are **excluded**, not put last: a failed or above-threshold
-score says nothing good about a sample, and `ifd`/`cdas` drop them too. So fewer than
-`n_select` come back when the valid pool runs out of distinct-enough samples.
-
-Speed: candidates are taken in blocks of the walk order. One product checks a whole block
-against every kept sample; the survivors are then resolved among themselves sequentially in
-walk order with their block x block similarity matrix. The result is identical to the
-one-at-a-time walk.
+Samples are ranked by DEITA's score, complexity x quality, each the expectation of a scorer
+LM's 1-6 rating (codesift/deita_scores.py; cached by the `deita_score` stage). Walking that
+ranking in batches of `select.deita.batch` (10,000 in the script), a sample is rejected if
+its cosine similarity to an already kept sample, or to any earlier sample of its own batch
+(kept or not: the script's `tril(-1)` over the whole batch), is above
+`select.deita.threshold`. The first `n` kept come back, back-filled from the rejected ones in
+rank order, so exactly `n` are returned. Ties in the score keep input order (a stable sort).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from codesift.selection import Pool, register, valid_ifd
+from codesift import CodesiftError
+from codesift.selection import Pool, register
 
-BLOCK = 2048
 
+def batch_filter(x: np.ndarray, order: np.ndarray, threshold: float, batch: int) -> np.ndarray:
+    """Which of `order` survive efficode's `filter_embeddings` (boolean, in walk order)."""
+    import torch
 
-def _resolve_block(sims: np.ndarray, threshold: float, room: int) -> list[int]:
-    """Walk one block in order, keeping i unless a kept block member is too similar."""
-    blocked = np.zeros(len(sims), dtype=bool)
-    keep: list[int] = []
-    for i in range(len(sims)):
-        if blocked[i]:
-            continue
-        keep.append(i)
-        if len(keep) == room:
-            break
-        blocked |= sims[i] > threshold
+    emb = torch.from_numpy(np.ascontiguousarray(x[order], dtype=np.float32))
+    keep = np.zeros(len(order), dtype=bool)
+    if len(order) == 0:
+        return keep
+    keep[0] = True  # the script starts from the first sample
+    kept = emb[:1]
+    for lo in range(1, len(order), batch):
+        cur = emb[lo:lo + batch]
+        near_kept = (cur @ kept.T > threshold).any(dim=1)
+        near_earlier = ((cur @ cur.T).tril(-1) > threshold).any(dim=1)
+        ok = ~(near_kept | near_earlier)
+        keep[lo:lo + len(cur)] = ok.numpy()
+        kept = torch.cat([kept, cur[ok]])
     return keep
 
 
-def diversity_filter(x: np.ndarray, order: np.ndarray, n: int, threshold: float,
-                     block: int = BLOCK) -> np.ndarray:
-    """Indices from `order` kept by the walk, in walk order; at most n."""
-    kept = np.empty((min(n, len(order)), x.shape[1]), dtype=np.float32)
-    out: list[np.ndarray] = []
-    n_kept = 0
-    for lo in range(0, len(order), block):
-        if n_kept == n:
-            break
-        idx = order[lo:lo + block]
-        xb = x[idx]
-        if n_kept:
-            ok = (xb @ kept[:n_kept].T).max(axis=1) <= threshold
-            idx, xb = idx[ok], xb[ok]
-        keep = _resolve_block(xb @ xb.T, threshold, n - n_kept)
-        kept[n_kept:n_kept + len(keep)] = xb[keep]
-        n_kept += len(keep)
-        out.append(idx[keep])
-    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
-
-
-@register("deita", needs=("embeddings", "ifd"))
+@register("deita", needs=("embeddings", "deita"))
 def deita(pool: Pool, n: int, cfg) -> np.ndarray:
-    """Highest-IFD samples that are not near-duplicates (cosine > threshold) of a better one."""
-    valid = np.flatnonzero(valid_ifd(pool, cfg.ifd_max))
-    order = valid[np.lexsort((valid, -pool.ifd[valid]))]  # IFD descending, ties by index
-    x = np.asarray(pool.embeddings, dtype=np.float32)
-    return diversity_filter(x, order, n, cfg.deita.threshold)
+    if pool.deita is None or not np.isfinite(pool.deita).all():
+        raise CodesiftError("select.method deita needs DEITA scores: set "
+                            "select.deita.scorer_complexity and select.deita.scorer_quality "
+                            "(hub ids or local dirs) so the deita_score stage computes them")
+    idx = np.arange(len(pool))
+    order = idx[np.lexsort((idx, -pool.deita))]  # score descending, ties by index
+    keep = batch_filter(pool.embeddings, order, cfg.deita.threshold, cfg.deita.batch)
+    return np.concatenate([order[keep], order[~keep]])[:n]

@@ -39,7 +39,8 @@ def random_pool(n=300, seed=0) -> Pool:
     rng = np.random.default_rng(seed)
     ifd = rng.uniform(0.3, 1.2, size=n)
     ifd[[3, 7]] = np.nan
-    return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=n)))
+    return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=n)),
+                deita=rng.uniform(1, 36, size=n))
 
 
 def three_clusters(n_per=30, seed=0) -> Pool:
@@ -50,4 +51,5 @@ def three_clusters(n_per=30, seed=0) -> Pool:
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     ifd = rng.uniform(0.2, 1.3, size=len(x))
     ifd[5] = np.nan  # a scoring failure
-    return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=len(x))))
+    return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=len(x))),
+                deita=rng.uniform(1, 36, size=len(x)))

@@ -11,8 +11,8 @@ METHODS = REGISTRY.names()  # package discovery: every module under codesift/sel
 
 
 def test_discovery_finds_every_method_module():
-    assert set(METHODS) >= {"cdas", "activeft", "ifd", "ifd_all", "ppl", "random", "kcenter",
-                            "deita", "dq"}
+    assert set(METHODS) >= {"cdas", "activeft", "ifd", "ifd_filtered", "ifd_diverse", "ppl",
+                            "random", "kcenter", "deita", "dq"}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -34,7 +34,7 @@ def test_every_method_twice_gives_identical_indices(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_handles_a_single_record(method):
     one = Pool(embeddings=np.ones((1, 4), dtype=np.float32) / 2, ifd=np.array([0.5]),
-               ppl=np.array([2.0]))
+               ppl=np.array([2.0]), deita=np.array([9.0]))
     assert pick(method, one, 1, n_clusters=10).tolist() in ([0], [])
 
 
