@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv run test lint bench profile clean
+.PHONY: venv system run test lint bench profile clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,10 +13,13 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
+system:  ## system packages the tests use (sshd for the SSH remote test); root + apt only
+	bash scripts/setup_system.sh
+
 run: venv  ## reproduce the whole pipeline (embedded default: offline, CPU)
 	dvc repro
 
-test: venv  ## the test suite (what CI runs)
+test: venv system  ## the test suite (what CI runs)
 	$(PY) -m pytest -q
 
 lint: venv

@@ -44,6 +44,14 @@ def tiny_dir(tmp_path_factory, sample_records) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ci_run(tmp_path_factory):
+    """One `dvc repro` of configs/ci.yaml for the whole session (slow tests copy it)."""
+    from tests.dvc_repo import first_run
+
+    return first_run(tmp_path_factory.mktemp("ci_run"))
+
+
+@pytest.fixture(scope="session")
 def template():
     """The default prompt format, from the repository's templates folder."""
     from codesift.templates import load_template

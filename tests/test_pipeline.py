@@ -5,18 +5,12 @@ restores every stage, experiments and sharded scoring."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from codesift.config import apply_profile
-from tests.conftest import ROOT
+from tests.dvc_repo import copy_run, from_run_cache, lock_outs, ran, sh
 
 pytestmark = pytest.mark.slow
 
@@ -28,67 +22,18 @@ OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
            "models/finetuned/config.json", "results/samples/humaneval.jsonl",
            "results/eval/humaneval.jsonl", "dvclive/train/plots/metrics/train/loss.tsv"]
 
-# Loaded by every Python process while TRACE is set: records which modules of the project a
-# stage's process imported, so the test can compare them with the stage's deps.
-SITECUSTOMIZE = """
-import atexit, json, os, sys
-def _dump():
-    mods = sorted(m for m in sys.modules if m.split(".")[0] in ("codesift", "stages"))
-    with open(os.path.join(os.environ["CODESIFT_TRACE"], f"{os.getpid()}.json"), "w") as f:
-        json.dump({"argv": sys.argv, "modules": mods}, f)
-atexit.register(_dump)
-"""
 
-
-def sh(*cmd: str, cwd: Path, env: dict | None = None) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1", **(env or {})}
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert out.returncode == 0, f"{cmd} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    return out.stdout + out.stderr
-
-
-def ran(log: str) -> set[str]:
-    return set(re.findall(r"Running stage '([\w@-]+)'", log))
-
-
-def restored(log: str) -> set[str]:
-    return set(re.findall(r"Stage '([\w@-]+)' is cached - skipping run", log))
-
-
-def lock_outs(repo: Path) -> dict[str, str]:
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    return {o["path"]: o["md5"] for s in lock["stages"].values() for o in s.get("outs", [])}
+@pytest.fixture(scope="module")
+def repo(ci_run, tmp_path_factory) -> Path:
+    """A private copy of the session's CI run (configs/ci.yaml reproduced and committed)."""
+    return copy_run(ci_run, tmp_path_factory.mktemp("pipeline") / "repo")
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """A git clone-like copy of the working tree with the CI profile applied and committed."""
-    dst = tmp_path_factory.mktemp("pipeline") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file() and not f.startswith(("dvclive/", "metrics/")) \
-                and f != "dvc.lock":
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dst / f)
-    apply_profile(dst / "params.yaml", ROOT / "configs/ci.yaml")
-    sh("git", "init", "-q", "-b", "main", cwd=dst)
-    sh("git", "config", "user.name", "t", cwd=dst)
-    sh("git", "config", "user.email", "t@t", cwd=dst)
-    sh("git", "add", "-A", cwd=dst)
-    sh("git", "commit", "-qm", "init", cwd=dst)
-    return dst
-
-
-@pytest.fixture(scope="module")
-def traced(repo, tmp_path_factory) -> Path:
-    """The first repro, with every process's imports recorded."""
-    trace = tmp_path_factory.mktemp("trace")
-    (trace / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    log = sh("dvc", "repro", cwd=repo, env={"PYTHONPATH": str(trace), "CODESIFT_TRACE": str(trace)})
-    assert ran(log) == STAGES
-    return trace
+def traced(ci_run) -> Path:
+    """The first repro's record of every process's imports."""
+    assert ran(ci_run.log) == STAGES
+    return ci_run.trace
 
 
 def test_repro_writes_every_output_with_the_contract_keys(repo, traced):
@@ -165,7 +110,7 @@ def test_run_cache_restores_every_stage_after_a_param_round_trip(repo, traced):
     params.write_text(original)
     log = sh("dvc", "repro", cwd=repo)
     assert ran(log) == set()
-    assert restored(log) == STAGES
+    assert from_run_cache(log) == STAGES
     assert "up to date" in sh("dvc", "status", cwd=repo)
 
 
