@@ -98,11 +98,15 @@ class DataConfig:
     response_column: str = "response"
     input_column: str = ""  # optional context appended to the instruction (Alpaca "input")
     chat_column: str = "chat_rounds"  # multi-turn MFTCoder records, used when present
+    task_column: str = ""  # multi-task data: each record's task (empty: one task)
     limit: Annotated[int, NON_NEGATIVE] = 0  # keep the first N valid records; 0 keeps all
     on_invalid: Literal["error", "skip"] = "error"
     decontaminate: list[Annotated[str, OneOf(_benchmarks)]] = field(
         default_factory=lambda: ["humaneval"])
     ngram: Annotated[int, AT_LEAST_1] = 10
+    valid_size: Annotated[int, NON_NEGATIVE] = 100  # records set aside (never selected) for a
+    #                                                 validation loss; 0: none
+    seed: int = 0  # which records the validation split takes
 
 
 @dataclass
@@ -218,7 +222,8 @@ class SelectConfig:
     sample_num: Annotated[int, NON_NEGATIVE] = 0  # if > 0, overrides ratio
     seed: int = 0
     n_clusters: Annotated[int, AT_LEAST_1] = 10  # cdas, and the report's cluster histograms
-    ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd/deita drop IFD >= this
+    ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd_filtered/ifd_diverse drop IFD >= this
+    per_task: bool = False  # multi-task data: select within each task, the same share of each
     cdas: CdasOptions = field(default_factory=CdasOptions)
     deita: DeitaOptions = field(default_factory=DeitaOptions)
     ifd_diverse: IfdDiverseOptions = field(default_factory=IfdDiverseOptions)
@@ -249,6 +254,12 @@ class TrainConfig:
     weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
     bf16: bool = False
     seed: int = 0
+    loss: Literal["token_mean", "task_balanced"] = "token_mean"  # multi-task: MFTCoder's
+    eval_steps: Annotated[int, NON_NEGATIVE] = 0  # validation loss every N steps (0: never);
+    #                                               the best checkpoint by it is kept
+    early_stopping_patience: Annotated[int, NON_NEGATIVE] = 0  # evals without improvement
+    eval_ratio: Annotated[float, PROB] = 0.0  # without a validation split: this share of the
+    #                                           selected data, held out from training
     logging_steps: Annotated[int, AT_LEAST_1] = field(default=5, metadata={RUN_ONLY: True})
     save_steps: Annotated[int, NON_NEGATIVE] = field(  # checkpoint interval (0 = none)
         default=50, metadata={RUN_ONLY: True})
@@ -258,6 +269,8 @@ class TrainConfig:
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.max_steps == 0 or self.max_steps < -1:
             yield "max_steps", f"{self.max_steps}: use -1 (train for `epochs`) or a count > 0"
+        if self.early_stopping_patience and not self.eval_steps:
+            yield "early_stopping_patience", "needs train.eval_steps > 0 (it counts evaluations)"
 
 
 @dataclass

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from transformers import (
+    EarlyStoppingCallback,
     PreTrainedTokenizerBase,
     Trainer,
     TrainerCallback,
@@ -36,17 +38,39 @@ from codesift.templates import Template, encode_turns, record_turns
 
 
 def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: Template,
-                   max_len: int) -> tuple[list[dict], dict[str, int]]:
+                   max_len: int, tasks: list[str] | None = None
+                   ) -> tuple[list[dict], dict[str, int]]:
     """Tokenise with the shared template; count (never silently drop) what can't be used,
-    by reason."""
+    by reason. With `tasks` (the run's task names), each example carries its task's index."""
     examples, skipped = [], {}
     for r in records:
         enc = encode_turns(tok, template, record_turns(r), max_len)
         if enc.error:
             skipped[enc.reason] = skipped.get(enc.reason, 0) + 1
             continue
-        examples.append({"input_ids": enc.input_ids, "labels": enc.labels()})
+        ex = {"input_ids": enc.input_ids, "labels": enc.labels()}
+        if tasks is not None:
+            ex["task"] = tasks.index(r.get("task", DEFAULT_TASK))
+        examples.append(ex)
     return examples, skipped
+
+
+DEFAULT_TASK = "default"
+
+
+def task_names(records: list[dict]) -> list[str]:
+    """The tasks of a multi-task run, sorted (one task: no per-task bookkeeping)."""
+    return sorted({r.get("task", DEFAULT_TASK) for r in records})
+
+
+def hold_out(examples: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, valid): a seeded `share` of the examples set aside (at least one)."""
+    import random
+
+    idx = set(random.Random(seed).sample(range(len(examples)),
+                                         max(1, round(share * len(examples)))))
+    return ([e for i, e in enumerate(examples) if i not in idx],
+            [e for i, e in enumerate(examples) if i in idx])
 
 
 def dataset_items(examples: list[dict], mode: str, max_seq_len: int) -> list[dict]:
@@ -87,8 +111,13 @@ class Collator:
         seqs = [f["input_ids"] for f in features]
         labels = [f["labels"] for f in features]
         if self.flatten and spec.packed:
-            return pack_rows(seqs, labels, [list(range(len(seqs)))], self.pad_id)
-        return spec.layout(seqs, labels, self.pad_id, self.max_seq_len, groups)
+            batch = pack_rows(seqs, labels, [list(range(len(seqs)))], self.pad_id)
+        else:
+            batch = spec.layout(seqs, labels, self.pad_id, self.max_seq_len, groups)
+        if "task" in features[0]:  # each token's task (-1: padding), for the per-task loss
+            task_of = torch.tensor([f["task"] for f in features] + [-1])
+            batch["task_ids"] = task_of[batch["segment_ids"]]
+        return batch
 
 
 def pad_fraction(batch: dict[str, torch.Tensor]) -> float:
@@ -110,20 +139,70 @@ class RunTotals(TrainerCallback, ExportableState):
                          "loss_sum": float(self.loss_sum)}}
 
 
+def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-token NLL of next-token prediction (0 where the label is -100), shape of labels."""
+    shifted = labels[:, 1:]
+    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), shifted.flatten(),
+                          ignore_index=-100, reduction="none")
+    return F.pad(nll.view_as(shifted), (1, 0))
+
+
+def task_balanced_loss(nll: torch.Tensor, labels: torch.Tensor,
+                       task_ids: torch.Tensor) -> torch.Tensor:
+    """MFTCoder's weighted loss (`case3`, equal task weights): the mean over the tasks present
+    in the batch of each task's token-mean loss, so a large task cannot drown a small one."""
+    scored = torch.zeros_like(labels, dtype=torch.bool)
+    scored[:, 1:] = labels[:, 1:] != -100
+    means = [nll[scored & (task_ids == t)].mean() for t in torch.unique(task_ids[scored])]
+    return torch.stack(means).mean()
+
+
 class CountingTrainer(Trainer):
     """Counts tokens from each batch's tensors and sums per-step losses into `RunTotals`,
-    and adds tokens/s to each log line (kept in the log history, so resumes keep it)."""
+    adds tokens/s (and each task's loss, in multi-task runs) to each log line, kept in the
+    log history so resumes keep them. `loss`: token_mean (Trainer's) or task_balanced."""
+
+    def __init__(self, *args, loss: str = "token_mean", tasks: list[str] | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_mode, self.tasks = loss, tasks
+        self._task_sums = torch.zeros(len(tasks or []), 2, dtype=torch.float64)
+        if tasks is not None:  # our own loss: a per-batch mean needs Trainer's 1/accumulation
+            self.loss_is_scaled_for_ga = loss == "token_mean"
 
     def totals(self) -> RunTotals:  # a resume replaces the callback object: look it up
         return next(c for c in self.callback_handler.callbacks if isinstance(c, RunTotals))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         seg = inputs.pop("segment_ids")
-        t = self.totals()
-        t.real_tokens += int((seg >= 0).sum())
-        t.total_tokens += seg.numel()
-        t.supervised_tokens += int((inputs["labels"] != -100).sum())
-        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        task_ids = inputs.pop("task_ids", None)
+        if model.training:
+            t = self.totals()
+            t.real_tokens += int((seg >= 0).sum())
+            t.total_tokens += seg.numel()
+            t.supervised_tokens += int((inputs["labels"] != -100).sum())
+        if task_ids is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        return self._multi_task_loss(model, inputs, task_ids, return_outputs, num_items_in_batch)
+
+    def _multi_task_loss(self, model, inputs, task_ids, return_outputs, num_items_in_batch):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        nll = token_nll(outputs.logits, labels)
+        if self.loss_mode == "task_balanced":
+            loss = task_balanced_loss(nll, labels, task_ids)
+        elif num_items_in_batch is None:
+            loss = nll.sum() / (labels[:, 1:] != -100).sum()
+        else:  # the token mean over the accumulation window, as Trainer's own loss (which
+            loss = nll.sum() / num_items_in_batch  # undoes DDP's averaging the same way)
+            if self.args.average_tokens_across_devices:
+                loss = loss * self.accelerator.num_processes
+        if model.training:
+            with torch.no_grad():
+                for k in range(len(self.tasks)):
+                    on = (task_ids == k) & F.pad(labels[:, 1:] != -100, (1, 0))
+                    self._task_sums[k] += torch.stack([nll[on].sum(), on.sum()]).double().cpu()
+        return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
@@ -136,6 +215,11 @@ class CountingTrainer(Trainer):
             last = getattr(self, "_last_log", (self._start, 0))
             logs["tokens_per_second"] = (tokens - last[1]) / max(now - last[0], 1e-9)
             self._last_log = (now, tokens)
+            for name, (total, count) in zip(self.tasks or [], self._task_sums.tolist(),
+                                            strict=True):
+                if count:
+                    logs[f"loss_{name}"] = total / count  # token mean since the last log
+            self._task_sums.zero_()
         super().log(logs, start_time)
 
 
@@ -170,15 +254,21 @@ def prepare_model(base: str, cfg: TrainConfig, attn: str = "sdpa"):
 
 
 def training_args(cfg: TrainConfig, checkpoints: Path) -> TrainingArguments:
-    """Checkpoints every `save_steps` into a persistent dir, so a killed run resumes."""
+    """Checkpoints every `save_steps` into a persistent dir, so a killed run resumes. With
+    `eval_steps`, the validation loss is computed (and a checkpoint saved) every eval_steps,
+    and the best checkpoint by that loss is the model kept at the end."""
+    every = cfg.eval_steps or cfg.save_steps
     return TrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        weight_decay=cfg.weight_decay, bf16=cfg.bf16, logging_steps=cfg.logging_steps,
-        save_strategy="steps" if cfg.save_steps > 0 else "no", save_steps=max(cfg.save_steps, 1),
-        save_total_limit=2, report_to="none", seed=cfg.seed, data_seed=cfg.seed,
-        remove_unused_columns=False, dataloader_num_workers=0,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, weight_decay=cfg.weight_decay,
+        bf16=cfg.bf16, logging_steps=cfg.logging_steps,
+        save_strategy="steps" if every > 0 else "no", save_steps=max(every, 1),
+        eval_strategy="steps" if cfg.eval_steps else "no", eval_steps=cfg.eval_steps or None,
+        load_best_model_at_end=bool(cfg.eval_steps), metric_for_best_model="eval_loss",
+        greater_is_better=False, save_total_limit=2, report_to="none", seed=cfg.seed,
+        data_seed=cfg.seed, remove_unused_columns=False, dataloader_num_workers=0,
         restore_callback_states_from_checkpoint=True, use_cpu=not torch.cuda.is_available())
 
 
@@ -190,34 +280,45 @@ class TrainRun:
 
 def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: TrainConfig,
           out: Path | None, checkpoints: Path, callbacks: list | None = None,
-          attn: str = "sdpa") -> TrainRun:
+          attn: str = "sdpa", tasks: list[str] | None = None,
+          valid: list[dict] | None = None) -> TrainRun:
     """Fine-tune (resuming from the newest checkpoint in `checkpoints` if any) and save a
-    standalone model in `out` (LoRA merged; adapter in out/adapter). Token counts are this
-    process's own (per rank under DDP)."""
+    standalone model in `out` (LoRA merged; adapter in out/adapter). `tasks`: the task names
+    of a multi-task run (examples carry task indices). `valid`: examples for the validation
+    loss every `cfg.eval_steps`. Token counts are this process's own (per rank under DDP)."""
     set_seed(cfg.seed)  # LoRA's A matrices are drawn here, before the Trainer seeds anything
     model = prepare_model(base, cfg, attn)
     collator = Collator(cfg.pad_mode, tok.pad_token_id, cfg.max_seq_len,
                         flatten="flash" in attn and PAD_MODES[cfg.pad_mode].packed)
-    trainer = CountingTrainer(model=model, args=training_args(cfg, checkpoints),
-                              train_dataset=dataset_items(examples, cfg.pad_mode,
-                                                          cfg.max_seq_len),
-                              data_collator=collator, callbacks=[RunTotals(), *(callbacks or [])])
+    if cfg.eval_steps and not valid:
+        raise CodesiftError("train.eval_steps needs validation examples (data.valid_size or "
+                            "train.eval_ratio)")
+    stop = [EarlyStoppingCallback(cfg.early_stopping_patience)] \
+        if cfg.early_stopping_patience else []
+    trainer = CountingTrainer(
+        model=model, args=training_args(cfg, checkpoints),
+        train_dataset=dataset_items(examples, cfg.pad_mode, cfg.max_seq_len),
+        eval_dataset=dataset_items(valid, cfg.pad_mode, cfg.max_seq_len) if valid else None,
+        data_collator=collator, callbacks=[RunTotals(), *stop, *(callbacks or [])],
+        loss=cfg.loss, tasks=tasks)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
     trainer._start = start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
     if out is not None and trainer.is_world_process_zero():
         _save(trainer.model, base, tok, cfg, out)
-    history = [h for h in trainer.state.log_history if "loss" in h]
+    history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
     return TrainRun(_metrics(trainer, result, seconds, resume, len(examples), history), history)
 
 
 def _metrics(trainer: CountingTrainer, result, seconds: float, resume: str | None,
              n_examples: int, history: list[dict]) -> dict:
     t, state = trainer.totals(), trainer.state
+    losses = [h["loss"] for h in history if "loss" in h]
     return {
         "train_loss": t.loss_sum / max(state.global_step, 1), "steps": result.global_step,
-        "final_loss": history[-1]["loss"] if history else None,
+        "final_loss": losses[-1] if losses else None,
+        "best_step": state.best_global_step, "best_eval_loss": state.best_metric,
         "epochs_trained": state.epoch, "train_seconds": seconds,
         "resumed_from_step": int(Path(resume).name.split("-")[-1]) if resume else None,
         "tokens_per_second": t.real_tokens / seconds,

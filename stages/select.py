@@ -44,7 +44,7 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
 def main(args, p) -> None:
     from codesift import CodesiftError
     from codesift.io import read_jsonl, write_json, write_jsonl
-    from codesift.selection import n_to_select, select
+    from codesift.selection import n_to_select, select, select_per_task
     from codesift.selection.report import plot_data, report
 
     start = time.perf_counter()
@@ -52,16 +52,18 @@ def main(args, p) -> None:
     records = read_jsonl(args.data)
     pool = load_pool(records, args.scores, args.deita, args.embeddings)
     n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
-    picked = select(pool, n, cfg)
+    tasks = [r.get("task", "") for r in records]
+    picked = select_per_task(pool, tasks, n, cfg) if cfg.per_task else select(pool, n, cfg)
     if len(picked) == 0:
         raise CodesiftError(f"select.method {cfg.method} picked no sample of {len(records)} "
                             "(nothing to train on); raise select.ratio or select.sample_num, or "
                             "check the IFD scores (select.ifd_max filters IFD >= it)")
     write_jsonl(args.out, (records[i] for i in picked))
+    requested = cfg.sample_num / len(records) if cfg.sample_num else cfg.ratio
     write_json(args.metrics, {
         "method": cfg.method, "n_total": len(records), "n_requested": n,
-        "n_selected": len(picked), "ratio": len(picked) / len(records),
-        "seconds": time.perf_counter() - start,
+        "n_selected": len(picked), "ratio_requested": requested,
+        "share_selected": len(picked) / len(records), "seconds": time.perf_counter() - start,
         **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
     for name, rows in plot_data(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed).items():
         write_json(f"{args.plots}/{name}.json", rows)

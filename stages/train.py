@@ -6,7 +6,7 @@ metrics and the loss curve then cover the whole run, as if it had never stopped.
 Distributed: set train.launcher (e.g. `accelerate launch --config_file
 configs/accelerate/ddp.yaml`); the stage re-runs itself under it.
 
-in:  --model (base), --data (selected JSONL), --templates
+in:  --model (base), --data (selected JSONL), --valid (validation JSONL), --templates
      params: train (but launcher, logging_steps, save_steps), template, model.attn_implementation
 out: --out (standalone model; LoRA adapter in adapter/), --metrics, --live (dvclive curve)
 """
@@ -17,6 +17,7 @@ import dataclasses
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from stages._run import run
@@ -49,13 +50,20 @@ def main(args, p) -> None:
     from codesift.io import atomic_path, fingerprint, read_jsonl, write_json
     from codesift.models import load_tokenizer
     from codesift.templates import load_template
-    from codesift.training import build_examples, train
+    from codesift.training import build_examples, hold_out, task_names, train
 
     cfg, attn = p.train, p.model.attn_implementation
     relaunch(cfg.launcher)
+    start = time.perf_counter()
     tok = load_tokenizer(args.model)
     template = load_template(args.templates, p.template.name, p.template.system)
-    examples, skipped = build_examples(read_jsonl(args.data), tok, template, cfg.max_seq_len)
+    records = read_jsonl(args.data)
+    tasks = task_names(records) if any("task" in r for r in records) else None
+    examples, skipped = build_examples(records, tok, template, cfg.max_seq_len, tasks)
+    valid = build_examples(read_jsonl(args.valid), tok, template, cfg.max_seq_len, tasks)[0] \
+        if cfg.eval_steps else None
+    if cfg.eval_steps and not valid and cfg.eval_ratio:
+        examples, valid = hold_out(examples, cfg.eval_ratio, cfg.seed)
     if not examples:
         raise CodesiftError(f"{args.data}: none of its records fits train.max_seq_len "
                             f"{cfg.max_seq_len} or has an answer to train on (skipped: "
@@ -65,12 +73,13 @@ def main(args, p) -> None:
                 "world_size": os.environ.get("WORLD_SIZE", "1")}
     ckpt = Path(args.checkpoints) / fingerprint([args.model, args.data], settings)[:16]
     if int(os.environ.get("RANK", 0)) != 0:  # other ranks train in lockstep; rank 0 writes
-        train(args.model, examples, tok, cfg, None, ckpt, attn=attn)
+        train(args.model, examples, tok, cfg, None, ckpt, attn=attn, tasks=tasks, valid=valid)
         return
     with atomic_path(args.out, is_dir=True) as tmp:
-        result = train(args.model, examples, tok, cfg, Path(tmp), ckpt, attn=attn)
+        result = train(args.model, examples, tok, cfg, Path(tmp), ckpt, attn=attn, tasks=tasks,
+                       valid=valid)
     write_json(args.metrics, {**result.metrics, "n_skipped": sum(skipped.values()),
-                              "skipped": skipped})
+                              "skipped": skipped, "seconds": time.perf_counter() - start})
     write_curve(args.live, result.history)
     shutil.rmtree(ckpt, ignore_errors=True)
 
@@ -83,9 +92,10 @@ def write_curve(live_dir: str, history: list[dict]) -> None:
     live = Live(dir=live_dir, dvcyaml=None, save_dvc_exp=False, resume=False)
     for entry in history:
         live.step = entry["step"]
-        for key in ("loss", "learning_rate", "grad_norm", "epoch", "tokens_per_second"):
-            if key in entry:
-                live.log_metric(f"train/{key}", entry[key])
+        for key, value in entry.items():
+            if key in ("loss", "learning_rate", "grad_norm", "epoch", "tokens_per_second") \
+                    or key.startswith(("loss_", "eval_")):
+                live.log_metric(f"train/{key}", value)
     live.make_summary()
     live.end()
 
@@ -93,6 +103,7 @@ def write_curve(live_dir: str, history: list[dict]) -> None:
 def _args(p) -> None:
     p.add_argument("--model", required=True, help="base model directory")
     p.add_argument("--data", required=True, help="selected records (JSONL)")
+    p.add_argument("--valid", required=True, help="the validation split (JSONL)")
     p.add_argument("--templates", required=True, help="folder of prompt templates")
     p.add_argument("--out", required=True, help="fine-tuned model directory")
     p.add_argument("--metrics", required=True, help="metrics JSON")

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 CHECK = ["python", "-m", "codesift.config", "--check"]
 PREPARE = ["python", "-m", "stages.prepare", "--source", "train.jsonl", "--out", "out/p.jsonl",
-           "--metrics", "out/m.json"]
+           "--valid", "out/v.jsonl", "--metrics", "out/m.json"]
 SELECT = ["python", "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
           "--deita", "d.jsonl", "--embeddings", "emb", "--out", "out/sel.jsonl",
           "--metrics", "out/m.json", "--plots", "out/plots"]
@@ -99,7 +99,11 @@ CASES = [
          {"select": {"ratio": 1.5}}, {"train.jsonl": jsonl(GOOD)}),
     Case("missing profile", [*CHECK, "--profile", "missing.yaml", "--apply"],
          "missing.yaml: not found"),
-    Case("empty data file", PREPARE, "no usable records remain", files={"train.jsonl": ""}),
+    Case("empty data file", PREPARE, "0 usable records remain, but the pipeline needs at least 1",
+         {"data": {"valid_size": 0}}, {"train.jsonl": ""}),
+    Case("too few for the validation split", PREPARE,
+         "1 usable records remain, but the pipeline needs at least 101 (data.valid_size 100",
+         files={"train.jsonl": jsonl(GOOD)}),
     Case("every record skipped", PREPARE, "2 invalid skipped", {"data": {"on_invalid": "skip"}},
          {"train.jsonl": '{"instruction": "x"}\nnot json\n'}),
     Case("decontamination removes all", PREPARE, "1 contaminated",
@@ -109,7 +113,8 @@ CASES = [
     Case("missing csv", [*PREPARE[:4], "d.csv", *PREPARE[5:]],
          "d.csv: data file not found (data.source"),
     Case("read-only output", [*PREPARE[:6], "/sys/codesift-test/p.jsonl", *PREPARE[7:]],
-         "error: /sys/codesift-test: ", files={"train.jsonl": jsonl(GOOD)}),
+         "error: /sys/codesift-test: ", {"data": {"valid_size": 0}},
+         {"train.jsonl": jsonl(GOOD)}),
     Case("malformed line", PREPARE, "train.jsonl:2: invalid JSON",
          files={"train.jsonl": jsonl(GOOD) + "{oops\n"}),
     Case("duplicate ids", PREPARE, "'a' at train.jsonl:1, train.jsonl:2",
@@ -167,7 +172,9 @@ def test_one_clear_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
 def test_train_names_the_length_limit_in_one_short_line(tiny_dir, tmp_path):
     (tmp_path / "params.yaml").write_text(_params({"train": {"max_seq_len": 4}}))
     (tmp_path / "sel.jsonl").write_text(jsonl({"id": "a", **GOOD}, {"id": "b", **GOOD}))
+    (tmp_path / "valid.jsonl").write_text("")
     argv = ["-m", "stages.train", "--model", str(tiny_dir), "--data", "sel.jsonl",
+            "--valid", "valid.jsonl",
             "--templates", str(ROOT / "templates"), "--out", "out/model", "--metrics",
             "out/m.json", "--live", "out/live", "--checkpoints", "ck"]
     out = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

@@ -164,3 +164,24 @@ def test_two_process_ddp_matches_single_process_with_doubled_batch(tiny_dir, tmp
     for k in ddp:
         assert torch.allclose(ddp[k], one[k], atol=1e-5, rtol=1e-4), k
     assert json.dumps(m0["steps"]) == "3"
+
+
+def test_eval_during_training_keeps_the_best_checkpoint(tiny_dir, tiny, sample_records,
+                                                        template, tmp_path):
+    """A learning rate that diverges after the first evaluation: the best step is the first
+    one, the saved model is that checkpoint's, and the curve logs every evaluation."""
+    _, tok = tiny
+    examples, _ = build_examples(sample_records[:48], tok, template, 256)
+    valid, _ = build_examples(sample_records[48:56], tok, template, 256)
+    cfg = TrainConfig(method="full", max_steps=6, batch_size=8, logging_steps=1, lr=3.0,
+                      lr_scheduler="constant", warmup_steps=0, eval_steps=2,
+                      early_stopping_patience=1, max_seq_len=256)
+    run = train(str(tiny_dir), examples, tok, cfg, tmp_path / "out", tmp_path / "ck",
+                valid=valid)
+    evals = [h for h in run.history if "eval_loss" in h]
+    assert [h["step"] for h in evals] == [2, 4] and evals[1]["eval_loss"] > evals[0]["eval_loss"]
+    assert run.metrics["best_step"] == 2 and run.metrics["steps"] == 4  # stopped early
+    assert run.metrics["best_eval_loss"] == pytest.approx(evals[0]["eval_loss"])
+    best = _params(tmp_path / "ck" / "checkpoint-2")
+    saved = _params(tmp_path / "out")
+    assert all(torch.equal(best[k], saved[k]) for k in saved)

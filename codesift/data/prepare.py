@@ -72,9 +72,11 @@ def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
     if not isinstance(obj, dict):
         raise InvalidRecord(where, "not_an_object",
                             f"expected a JSON object, got {type(obj).__name__}")
+    task = {"task": _string_field(where, obj, cfg.task_column, "data.task_column")} \
+        if cfg.task_column else {}
     if cfg.chat_column and cfg.chat_column in obj:
-        return chat_record(where, obj[cfg.chat_column], cfg.chat_column)
-    out = {"instruction": _string_field(where, obj, cfg.instruction_column,
+        return {**chat_record(where, obj[cfg.chat_column], cfg.chat_column), **task}
+    out = {**task,"instruction": _string_field(where, obj, cfg.instruction_column,
                                         "data.instruction_column"),
            "response": _string_field(where, obj, cfg.response_column, "data.response_column")}
     extra = obj.get(cfg.input_column) if cfg.input_column else None
@@ -141,6 +143,15 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
     _check_unique_ids(records)
     report.n_kept = len(records)
     return records, report
+
+
+def split_valid(records: list[dict], size: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, valid): `size` records drawn with `seed`, both in source order."""
+    import numpy as np
+
+    chosen = set(np.random.default_rng(seed).choice(len(records), size, replace=False).tolist())
+    return ([r for i, r in enumerate(records) if i not in chosen],
+            [r for i, r in enumerate(records) if i in chosen])
 
 
 def _check_unique_ids(records: list[dict]) -> None:

@@ -31,6 +31,12 @@ class Pool:
     def __len__(self) -> int:
         return len(self.ifd)
 
+    def subset(self, idx: np.ndarray) -> Pool:
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return Pool(take(self.embeddings), self.ifd[idx], self.ppl[idx], take(self.deita))
+
 
 Selector = Callable[[Pool, int, Any], np.ndarray]
 REGISTRY: Registry[Selector] = Registry("selection method", __name__)
@@ -46,6 +52,18 @@ def select(pool: Pool, n: int, cfg: Any) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     picked = entry.obj(pool, n, cfg)
     return np.unique(np.asarray(picked, dtype=np.int64))
+
+
+def select_per_task(pool: Pool, tasks: list[str], n: int, cfg: Any) -> np.ndarray:
+    """`select` inside each task's records, each task getting its share of `n` (so every task
+    keeps the same share), as sorted indices into the whole pool."""
+    tasks_arr = np.asarray(tasks)
+    out = []
+    for task in sorted(set(tasks)):
+        idx = np.flatnonzero(tasks_arr == task)
+        n_task = max(1, round(n * len(idx) / len(pool)))
+        out.append(idx[select(pool.subset(idx), min(n_task, len(idx)), cfg)])
+    return np.sort(np.concatenate(out))
 
 
 def n_to_select(n_total: int, ratio: float, sample_num: int) -> int:
