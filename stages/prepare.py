@@ -1,7 +1,8 @@
-"""prepare: read data.source (or data.hub), validate, dedupe, decontaminate.
+"""prepare: read data.source (or data.hub), validate, dedupe, decontaminate, and set aside a
+seeded validation split that no selector ever sees.
 
-in:  --source (data.source: a local file or directory)   params: data
-out: --out (JSONL {id, instruction, response, source[, chat_rounds]}), --metrics
+in:  --source (data.source: a local file or directory)   params: data, eval.datasets
+out: --out (JSONL {id, instruction, response, source[, chat_rounds]}), --valid (same), --metrics
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from stages._run import run
 
 def main(args, p) -> None:
     from codesift import CodesiftError
-    from codesift.data.prepare import prepare
+    from codesift.data.prepare import prepare, split_valid
     from codesift.data.sources import read_source
     from codesift.evaluation.benchmarks import decontamination_texts
     from codesift.io import write_json, write_jsonl
@@ -23,17 +24,23 @@ def main(args, p) -> None:
     texts = {name: decontamination_texts(name, p.eval) for name in cfg.decontaminate}
     records, report = prepare(read_source(args.source, cfg.hub, cfg.split, cfg.revision), cfg,
                               texts)
-    if not records:
-        raise CodesiftError(f"{cfg.hub or args.source}: no usable records remain (the pipeline "
-                            f"needs at least 1 to select and train on): {report.summary()}")
-    write_jsonl(args.out, records)
-    write_json(args.metrics, {**report.as_dict(), "seconds": time.perf_counter() - start})
-    print(f"prepare: {report.summary()}")
+    if len(records) <= cfg.valid_size:
+        raise CodesiftError(
+            f"{cfg.hub or args.source}: {len(records)} usable records remain, but the pipeline "
+            f"needs at least {cfg.valid_size + 1} (data.valid_size {cfg.valid_size} for the "
+            f"validation split, and one to select and train on): {report.summary()}")
+    train, valid = split_valid(records, cfg.valid_size, cfg.seed)
+    write_jsonl(args.out, train)
+    write_jsonl(args.valid, valid)
+    write_json(args.metrics, {**report.as_dict(), "n_train": len(train), "n_valid": len(valid),
+                              "seconds": time.perf_counter() - start})
+    print(f"prepare: {report.summary()}; {len(valid)} set aside for validation")
 
 
 def _args(p) -> None:
     p.add_argument("--source", required=True, help="data.source (ignored when data.hub is set)")
-    p.add_argument("--out", required=True, help="prepared records (JSONL)")
+    p.add_argument("--out", required=True, help="prepared records to select from (JSONL)")
+    p.add_argument("--valid", required=True, help="the validation split (JSONL)")
     p.add_argument("--metrics", required=True, help="metrics JSON")
 
 

@@ -42,12 +42,13 @@ def test_repro_writes_every_output_with_the_contract_keys(repo, traced):
     m = {n: json.loads((repo / f"metrics/{n}.json").read_text())
          for n in ("prepare", "ifd", "select", "train", "eval")}
     assert {"n_scored", "n_failed", "n_truncated", "tokens_per_second", "seconds"} <= set(m["ifd"])
-    assert {"method", "n_total", "n_selected", "ratio", "seconds"} <= set(m["select"])
+    assert {"method", "n_total", "n_selected", "ratio_requested", "share_selected",
+            "seconds"} <= set(m["select"])
     assert {"train_loss", "train_seconds", "tokens_per_second", "pad_fraction",
             "peak_memory_mb", "steps", "epochs_trained"} <= set(m["train"])
     assert m["eval"]["humaneval"]["n_tasks"] == 6 and 0 <= m["eval"]["humaneval"]["pass@1"] <= 1
     assert m["eval"]["heldout_nll"] > 0
-    assert m["prepare"]["n_kept"] == 200
+    assert m["prepare"]["n_kept"] == 220 and m["prepare"]["n_valid"] == 20
     score = json.loads((repo / "data/scores/ifd.jsonl").read_text().splitlines()[0])
     assert {"id", "ce_cond", "ce_uncond", "ifd", "n_answer_tokens", "truncated",
             "error"} <= set(score)
@@ -103,7 +104,7 @@ def test_forced_repro_gives_byte_identical_outputs(repo, traced):
 def test_run_cache_restores_every_stage_after_a_param_round_trip(repo, traced):
     params = repo / "params.yaml"
     original = params.read_text()
-    changed = original.replace("limit: 200", "limit: 150", 1)
+    changed = original.replace("limit: 220", "limit: 150", 1)
     assert changed != original
     params.write_text(changed)
     assert ran(sh("dvc", "repro", cwd=repo)) == STAGES  # new data: everything runs
