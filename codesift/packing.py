@@ -11,7 +11,8 @@ attention quadratic in the whole batch; we keep rows separate, hence this module
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -98,3 +99,50 @@ def pad_rows(seqs: Sequence[Sequence[int]], labels: Sequence[Sequence[int]], pad
     out["attention_mask"] = (out["segment_ids"] >= 0).long()
     del out["position_ids"]
     return out
+
+
+# --- pad modes: how training lays out a batch ----------------------------------------------
+# A layout takes the batch's sequences and labels, the pad id, max_seq_len and `groups` (the
+# indices of each dataset item: one sequence each, or a whole pre-packed bin) and returns
+# input_ids, labels, segment_ids (-1 = padding) and, for packed layouts, position_ids.
+
+Layout = Callable[[list, list, int, int, list[list[int]]], dict[str, torch.Tensor]]
+
+
+def pad_to_max(seqs, labels, pad_id: int, max_len: int, groups) -> dict[str, torch.Tensor]:
+    """`pad`: every sample padded to max_seq_len (the published default)."""
+    return pad_rows(seqs, labels, pad_id, max_len)
+
+
+def pad_to_longest(seqs, labels, pad_id: int, max_len: int, groups) -> dict[str, torch.Tensor]:
+    """`dynamic_pad`: every sample padded to the batch's longest."""
+    return pad_rows(seqs, labels, pad_id)
+
+
+def pack_batch(seqs, labels, pad_id: int, max_len: int, groups) -> dict[str, torch.Tensor]:
+    """`dynamic_pack`: the batch's samples packed (first-fit decreasing) into rows as wide as
+    its longest sample, never wider than max_seq_len: on SDPA a masked row costs its width
+    squared, so wider rows undo the saving (bench/bench_pack.py)."""
+    lengths = [len(s) for s in seqs]
+    return pack_rows(seqs, labels, first_fit_decreasing(lengths, max(lengths)), pad_id)
+
+
+def pack_groups(seqs, labels, pad_id: int, max_len: int, groups) -> dict[str, torch.Tensor]:
+    """`bfd`: each dataset item is a bin packed once over the whole dataset; one row each."""
+    return pack_rows(seqs, labels, groups, pad_id)
+
+
+@dataclass(frozen=True)
+class PadMode:
+    layout: Layout
+    packed: bool  # rows hold several samples (flash-attn reads them as one flattened row)
+    bins: Callable[[Sequence[int], int], list[list[int]]] | None = None  # dataset -> items
+
+
+# The pad-mode choices (`train.pad_mode`) are this table's keys: a new mode is one entry.
+PAD_MODES: dict[str, PadMode] = {
+    "pad": PadMode(pad_to_max, packed=False),
+    "dynamic_pad": PadMode(pad_to_longest, packed=False),
+    "dynamic_pack": PadMode(pack_batch, packed=True),
+    "bfd": PadMode(pack_groups, packed=True, bins=best_fit_decreasing),  # changes step count
+}

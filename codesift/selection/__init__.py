@@ -1,17 +1,22 @@
-"""Data selection: one module per method, a registry, and the selection report.
+"""Data selection: one module per method, found by package discovery; the selection report.
 
-Every method takes the same `Pool` and returns sorted indices into it; it is
-deterministic given `seed`, so the same params give a byte-identical subset.
+A selector is a function `(pool, n, cfg) -> indices` registered with
+`@register("name", needs=(...))` in its own module here, which package discovery imports:
+`cfg` is the `select` params section (a SelectConfig; a method's own knobs are its nested
+section, e.g. `cfg.deita`). It is deterministic given `cfg.seed`, so the same params give a
+byte-identical subset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from codesift import CodesiftError
+from codesift.registry import Registry
 
 
 @dataclass
@@ -26,68 +31,40 @@ class Pool:
         return len(self.ifd)
 
 
-@dataclass
-class Request:
-    n_select: int
-    seed: int = 0
-    n_clusters: int = 10
-    n_init: int = 10
-    ifd_max: float = 1.0
-    ratio_of: str = "kept"
-    deita_threshold: float = 0.9  # deita: max cosine similarity to any kept sample
-    dq_bins: int = 10  # dq: number of bins k
-    dq_alpha: float = 1.0  # dq: weight of the pool term in the graph-cut gain (lam)
-    activeft_iters: int = 300
-    activeft_lr: float = 1e-3
-    activeft_temperature: float = 0.07
-    activeft_balance: float = 1.0  # activeft: lambda on the diversity term
-    activeft_refresh: int = 20  # activeft: refresh the nearest-parameter lists every R iters
-    activeft_candidates: int = 8  # activeft: nearest parameters tracked per sample
-    activeft_neighbours: int = 32  # activeft: nearest parameters tracked per parameter
+Selector = Callable[[Pool, int, Any], np.ndarray]
+REGISTRY: Registry[Selector] = Registry("selection method", __name__)
+register = REGISTRY.register
 
 
-Selector = Callable[[Pool, Request], np.ndarray]
-REGISTRY: dict[str, Selector] = {}
-
-
-def register(name: str) -> Callable[[Selector], Selector]:
-    def wrap(fn: Selector) -> Selector:
-        REGISTRY[name] = fn
-        return fn
-    return wrap
-
-
-def select(method: str, pool: Pool, req: Request) -> np.ndarray:
-    """Sorted, unique indices of the chosen samples."""
-    _load_methods()
-
-    if method not in REGISTRY:
-        raise CodesiftError(f"select.method: unknown method {method!r}; "
-                            f"known: {', '.join(sorted(REGISTRY))}")
-    if method in NEEDS_EMBEDDINGS and pool.embeddings is None:
-        raise CodesiftError(f"select.method {method} needs embeddings")
-    picked = np.unique(np.asarray(REGISTRY[method](pool, req), dtype=np.int64))
-    return picked
-
-
-NEEDS_EMBEDDINGS = {"cdas", "kcenter", "deita", "dq", "activeft"}
-
-
-def _load_methods() -> None:
-    """Import every method module so its @register runs; lazy to keep imports light."""
-    from codesift.selection import (  # noqa: F401
-        activeft,
-        deita,
-        dq,
-        ifd_all,
-        kcenter,
-        methods,
-    )
+def select(pool: Pool, n: int, cfg: Any) -> np.ndarray:
+    """Sorted, unique indices of the samples `cfg.method` picks (cfg: a SelectConfig)."""
+    entry = REGISTRY.get(cfg.method)
+    if "embeddings" in entry.needs and pool.embeddings is None:
+        raise CodesiftError(f"select.method {cfg.method} needs embeddings")
+    if n == 0 or len(pool) == 0:
+        return np.empty(0, dtype=np.int64)
+    picked = entry.obj(pool, n, cfg)
+    return np.unique(np.asarray(picked, dtype=np.int64))
 
 
 def n_to_select(n_total: int, ratio: float, sample_num: int) -> int:
+    """How many to pick: `sample_num` if set, else `ratio` of the pool (at least one)."""
     if sample_num > 0:
-        return min(sample_num, n_total)
+        if sample_num > n_total:
+            raise CodesiftError(f"select.sample_num is {sample_num}, but only {n_total} "
+                                "records are prepared")
+        return sample_num
     if not 0 < ratio <= 1:
         raise CodesiftError(f"select.ratio must be in (0, 1], got {ratio}")
-    return max(1, round(ratio * n_total))
+    return max(1, round(ratio * n_total)) if n_total else 0
+
+
+def valid_ifd(pool: Pool, ifd_max: float) -> np.ndarray:
+    """Scored samples with IFD below `ifd_max` (IFD >= 1: the prompt does not help)."""
+    return np.isfinite(pool.ifd) & (pool.ifd < ifd_max)
+
+
+def top_k(indices: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """The k indices with the highest score; ties broken by index, so it is deterministic."""
+    order = np.lexsort((indices, -score[indices]))
+    return indices[order[:k]]

@@ -15,7 +15,8 @@ parameter order, takes its most similar sample not yet taken (the published gree
 Initial samples come from `torch.randperm` with a generator seeded by `seed` (the script
 uses Python's global `random.sample`).
 
-`activeft_reference` is that loop, full batch, through autograd (tests and benchmark only).
+`_activeft_reference.py` holds that loop, full batch, through autograd; tests and
+bench/bench_select.py compare this module's picks with it.
 
 `activeft` computes the same gradient by hand, grouped by assigned parameter. With
 b_i = lam s_c / (exp(f_i.theta_c/t) + lam s_c) and mu_c = sum_j softmax_j(theta_c.theta_j/t)
@@ -45,23 +46,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codesift.selection import Pool, Request, register
+from codesift.config import ActiveftOptions
+from codesift.selection import Pool, register
 
 CHUNK = 2048  # rows per block: CHUNK x m floats at most (80 MB at m = 10,000)
 ASSIGN_CHUNK = 512  # parameters per block in the final step: 512 x N bf16 (100 MB at 100K)
 BF16_EPS = 0.01  # > |bf16 - fp32| for a dot product of unit vectors (inputs and output rounded)
-
-
-@dataclass
-class Settings:
-    iters: int = 300
-    lr: float = 1e-3
-    temperature: float = 0.07
-    balance: float = 1.0
-    refresh: int = 20
-    candidates: int = 8
-    neighbours: int = 32
-    screen: str = "bfloat16"  # precision of the refresh's screening products
 
 
 def _init(x: np.ndarray, m: int, seed: int):
@@ -71,20 +61,6 @@ def _init(x: np.ndarray, m: int, seed: int):
     f = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     ids = torch.randperm(len(f), generator=torch.Generator().manual_seed(seed))[:m]
     return f, torch.nn.Parameter(f[ids].clone())
-
-
-def _published_loss(features, param, temperature: float, balance: float):
-    """`SampleModel.get_loss` of the published code, line for line."""
-    import torch
-    import torch.nn.functional as F
-
-    centroids = F.normalize(param, dim=1)
-    prod = torch.matmul(features, centroids.transpose(1, 0)) / temperature
-    prod_exp_pos, pos_k = torch.max(torch.exp(prod), dim=1)
-    cent_prod = torch.matmul(centroids.detach(), centroids.transpose(1, 0)) / temperature
-    cent_prob_exp_sum = torch.sum(torch.exp(cent_prod), dim=0)
-    j = torch.log(prod_exp_pos) - torch.log(prod_exp_pos + cent_prob_exp_sum[pos_k] * balance)
-    return -torch.mean(j)
 
 
 def _shortlists(f, theta, top: int):
@@ -136,28 +112,6 @@ def assign(f, theta, top: int = 64) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def reference_params(x: np.ndarray, m: int, seed: int, s: Settings | None = None):
-    """The published full-batch loop (N x m per iteration): features and final parameters."""
-    import torch
-    import torch.nn.functional as F
-
-    s = s or Settings()
-    f, param = _init(x, m, seed)
-    opt = torch.optim.Adam([param], lr=s.lr)
-    for _ in range(s.iters):
-        loss = _published_loss(f, param, s.temperature, s.balance)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return f, F.normalize(param.detach(), dim=1)
-
-
-def activeft_reference(x: np.ndarray, m: int, seed: int, s: Settings | None = None,
-                       ) -> np.ndarray:
-    """Faithful published selection (tests and benchmark only); picks in parameter order."""
-    return assign(*reference_params(x, m, seed, s))
-
-
 @dataclass
 class _Cache:
     """What a refresh leaves for the cheap iterations that follow it."""
@@ -189,7 +143,7 @@ def _sampled(pattern, a, b):
     return out.values().view(pattern.shape[0], -1)
 
 
-def _refresh(f_low, theta, s: Settings) -> _Cache:
+def _refresh(f_low, theta, s: ActiveftOptions) -> _Cache:
     """Nearest-parameter lists and the frozen far terms, screened at `screen` precision
     (bf16 keeps the N x m product cheap; the kept pairs are rescored exactly later)."""
     import torch
@@ -231,7 +185,7 @@ def _diversity(theta, cache: _Cache, t: float):
     return s_c, mu
 
 
-def _gradient(f, theta, norm, score, c, s_scaled, mu, s: Settings):
+def _gradient(f, theta, norm, score, c, s_scaled, mu, s: ActiveftOptions):
     """d loss / d param, grouped by assigned parameter (see the module docstring)."""
     import torch
 
@@ -247,12 +201,12 @@ def _gradient(f, theta, norm, score, c, s_scaled, mu, s: Settings):
     return g / norm
 
 
-def fast_params(x: np.ndarray, m: int, seed: int, s: Settings | None = None):
+def fast_params(x: np.ndarray, m: int, seed: int, s: ActiveftOptions | None = None):
     """The published loop with candidate lists and periodic refreshes: features and final
     parameters, comparable with `reference_params`."""
     import torch
 
-    s = s or Settings()
+    s = s or ActiveftOptions()
     f, param = _init(x, m, seed)
     f_low = f.to(getattr(torch, s.screen))
     opt = torch.optim.Adam([param], lr=s.lr)
@@ -269,22 +223,12 @@ def fast_params(x: np.ndarray, m: int, seed: int, s: Settings | None = None):
         return f, param / param.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def activeft_fast(x: np.ndarray, m: int, seed: int, s: Settings | None = None) -> np.ndarray:
+def activeft_fast(x: np.ndarray, m: int, seed: int, s: ActiveftOptions | None = None) -> np.ndarray:
     """Fast selection; picks in parameter order, like `activeft_reference`."""
     return assign(*fast_params(x, m, seed, s))
 
 
-@register("activeft")
-def activeft(pool: Pool, req: Request) -> np.ndarray:
-    """ActiveFT on the embeddings, 2 torch threads, seeded by req.seed."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        s = Settings(req.activeft_iters, req.activeft_lr, req.activeft_temperature,
-                     req.activeft_balance, req.activeft_refresh, req.activeft_candidates,
-                     req.activeft_neighbours)
-        return activeft_fast(pool.embeddings, min(req.n_select, len(pool)), req.seed, s)
-    finally:
-        torch.set_num_threads(threads)
+@register("activeft", needs=("embeddings",))
+def activeft(pool: Pool, n: int, cfg) -> np.ndarray:
+    """ActiveFT on the embeddings, seeded by select.seed."""
+    return activeft_fast(pool.embeddings, min(n, len(pool)), cfg.seed, cfg.activeft)

@@ -1,7 +1,7 @@
 """deita: score-first diversity filter (Liu et al. 2024, "What makes good data for alignment").
 
 Walk the samples by descending IFD and keep one only if its cosine similarity to every kept
-sample is <= `deita_threshold`, until `n_select` are kept. The score is IFD among the valid
+sample is <= `select.deita.threshold`, until `n_select` are kept. The score is IFD among the valid
 samples, exactly the pool `ifd` uses: finite IFD below `ifd_max`. Samples whose IFD is NaN
 (scoring failed) or >= ifd_max are **excluded**, not put last: a failed or above-threshold
 score says nothing good about a sample, and `ifd`/`cdas` drop them too. So fewer than
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesift.selection import Pool, Request, register
-from codesift.selection.methods import _valid_ifd
+from codesift.selection import Pool, register, valid_ifd
 
 BLOCK = 2048
 
@@ -58,10 +57,10 @@ def diversity_filter(x: np.ndarray, order: np.ndarray, n: int, threshold: float,
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
-@register("deita")
-def deita(pool: Pool, req: Request) -> np.ndarray:
+@register("deita", needs=("embeddings", "ifd"))
+def deita(pool: Pool, n: int, cfg) -> np.ndarray:
     """Highest-IFD samples that are not near-duplicates (cosine > threshold) of a better one."""
-    valid = np.flatnonzero(_valid_ifd(pool, req.ifd_max))
+    valid = np.flatnonzero(valid_ifd(pool, cfg.ifd_max))
     order = valid[np.lexsort((valid, -pool.ifd[valid]))]  # IFD descending, ties by index
     x = np.asarray(pool.embeddings, dtype=np.float32)
-    return diversity_filter(x, order, req.n_select, req.deita_threshold)
+    return diversity_filter(x, order, n, cfg.deita.threshold)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesift.selection import Pool, Request, register
+from codesift.selection import Pool, register
 
 BLOCK = 2048  # kernel rows cached: 2048 x N floats (800 MB at N = 100,000)
 GROW = 256
@@ -120,9 +120,9 @@ def dq_sample(bins: list[np.ndarray], n: int, seed: int) -> np.ndarray:
                            for b, q in zip(bins, quotas, strict=True)])
 
 
-@register("dq")
-def dq(pool: Pool, req: Request) -> np.ndarray:
+@register("dq", needs=("embeddings",))
+def dq(pool: Pool, n: int, cfg) -> np.ndarray:
     """Dataset Quantization: k graph-cut bins covering the data, then uniform per-bin draws."""
     x = np.ascontiguousarray(pool.embeddings, dtype=np.float32)
-    k = max(1, min(req.dq_bins, len(x)))
-    return dq_sample(dq_bins(x, k, req.dq_alpha), req.n_select, req.seed)
+    k = max(1, min(cfg.dq.bins, len(x)))
+    return dq_sample(dq_bins(x, k, cfg.dq.alpha), n, cfg.seed)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesift.selection import Pool, Request, register
-from codesift.selection.methods import _top
+from codesift.selection import Pool, register, top_k
 
 
-@register("ifd_all")
-def top_ifd_all(pool: Pool, req: Request) -> np.ndarray:
+@register("ifd_all", needs=("ifd",))
+def top_ifd_all(pool: Pool, n: int, cfg) -> np.ndarray:
     """Highest IFD among every scored sample; only scoring failures (NaN) are dropped."""
-    return _top(np.flatnonzero(np.isfinite(pool.ifd)), pool.ifd, req.n_select)
+    return top_k(np.flatnonzero(np.isfinite(pool.ifd)), pool.ifd, n)

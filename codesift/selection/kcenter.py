@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesift.selection import Pool, Request, register
+from codesift.selection import Pool, register
 
 CHUNK = 8192  # rows per block of a full refresh: 8192 x r floats, bounded memory
 
@@ -70,9 +70,9 @@ def kcenter_greedy(x: np.ndarray, k: int, start: int, block: int = 2048) -> np.n
     return np.asarray(order, dtype=np.int64)
 
 
-@register("kcenter")
-def kcenter(pool: Pool, req: Request) -> np.ndarray:
+@register("kcenter", needs=("embeddings",))
+def kcenter(pool: Pool, n: int, cfg) -> np.ndarray:
     """k-center greedy from a seeded random start: the most spread-out subset."""
     x = np.ascontiguousarray(pool.embeddings, dtype=np.float32)
-    start = int(np.random.default_rng(req.seed).integers(len(x)))
-    return kcenter_greedy(x, req.n_select, start)
+    start = int(np.random.default_rng(cfg.seed).integers(len(x)))
+    return kcenter_greedy(x, n, start)
