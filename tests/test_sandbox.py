@@ -10,7 +10,6 @@ fallback programs use only modules the runner already imported: os, sys, time, r
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import socket
@@ -44,12 +43,14 @@ def mode(request, monkeypatch) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_leftover_workdirs():
-    """Every test: no sandbox working dir may survive a run."""
-    pattern = os.path.join(tempfile.gettempdir(), "codesift-sbx-*")
-    before = set(glob.glob(pattern))
+def no_leftover_workdirs(tmp_path, monkeypatch):
+    """Every test: the sandbox makes its working dirs in this test's own dir (concurrent runs
+    elsewhere on the machine do not matter), and none may survive a run."""
+    root = tmp_path / "workdirs"
+    root.mkdir()
+    monkeypatch.setattr(sandbox, "WORKDIR_ROOT", str(root))
     yield
-    assert set(glob.glob(pattern)) <= before
+    assert list(root.iterdir()) == []
 
 
 def run(code: str, limits: Limits = FAST):
