@@ -17,15 +17,17 @@ import textwrap
 
 import pytest
 
+from codesift.config import EvalConfig
 from codesift.evaluation import sandbox
 from codesift.evaluation.benchmarks import load_benchmark
-from codesift.evaluation.evalplus_exec import Settings
-from codesift.evaluation.execution import evaluate
+from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.sandbox import Limits
 from tests.conftest import ROOT, SHARED
 from tests.procs import nobody_pids, procs_with
 
 HE_FILE = SHARED / "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
+MBPP_FILE = SHARED / "evalplus/MbppPlus-v0.2.0.jsonl.gz"
+DATASETS = {"humaneval_plus": str(HE_FILE), "mbpp_plus": str(MBPP_FILE)}
 TASK = "HumanEval/39"  # prime_fib: 10 base and 2 plus inputs, so the deadlines are short
 NAMESPACES = sandbox.isolation_mode() == "namespaces"
 
@@ -178,7 +180,7 @@ def victims():
 def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
     if name == "humaneval_plus" and not HE_FILE.exists():
         pytest.skip("needs ../shared/data/evalplus")
-    bench = load_benchmark(name, str(HE_FILE)).subset([TASK])
+    bench = load_benchmark(name, DATASETS).subset([TASK])
     marker = f"codesift-hostile-{secrets.token_hex(6)}"
     planted = [os.path.join(v, "planted") for v in victims] + [f"/tmp/{marker}",
                                                               str(ROOT / f"{marker}.txt")]
@@ -192,9 +194,9 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
     samples = [correct, *hostile, correct]  # the first runs beside the fork bomb
     before = nobody_pids()
     with server:
-        verdicts, _ = evaluate(bench, samples, [1], Limits(timeout_s=3, cpu_s=4, memory_mb=1024),
-                               workers=2 if NAMESPACES else 1, cache_dir=tmp_path,
-                               settings=Settings(min_time_limit=0.2, memory_mb=1024))
+        cfg = EvalConfig(timeout_s=3, memory_mb=1024, workers=2 if NAMESPACES else 1,
+                         cache_dir=str(tmp_path), min_time_limit=0.2, sanitize=False)
+        verdicts, _ = evaluate_samples(bench, samples, cfg)
         server.settimeout(0.2)
         if NAMESPACES:  # the fallback has no network isolation
             with pytest.raises(TimeoutError):
@@ -217,7 +219,7 @@ def test_the_judge_never_runs_what_a_sample_sends(tmp_path, wrap):
     unpickler: the whitelist refuses it, the sample fails and nothing runs."""
     import pickle
 
-    from codesift.evaluation.evalplus_exec import _judge
+    from codesift.evaluation.judging import judge_set
 
     marker = tmp_path / "pwned"
 
@@ -227,11 +229,11 @@ def test_the_judge_never_runs_what_a_sample_sends(tmp_path, wrap):
 
     evil = pickle.dumps(Evil())
     body = pickle.dumps({"out": evil}) if wrap else evil
-    frames = {"outputs": [body], "end": {"set": "base", "end": "done"}}
+    stream = {"calls": [({"set": "base", "i": 0}, body)], "end": {"set": "base", "end": "done"}}
     task = {"task_id": "T/0", "entry_point": "f", "atol": 0}
-    status, index, why = _judge("humaneval", task, [[1]], [0], frames)
-    assert (status, index) == ("fail", 0) and not marker.exists()
-    assert "system" in why
+    result = judge_set("humaneval", task, [[1]], [0], stream)
+    assert (result.status, result.fail_index) == ("fail", 0) and not marker.exists()
+    assert "system" in result.why
 
 
 def test_result_channel_is_drained_capped_and_opt_in():

@@ -100,6 +100,7 @@ from tqdm import tqdm
 
 from codesift.config import EvalConfig
 from codesift.evaluation._supervisor import blocking_ancestor, children_of
+from codesift.evaluation._wire import CHANNEL_ENV
 from codesift.evaluation.channel import Channel
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,6 @@ _DETAIL_CHARS = 2000
 _PROBE_LOCK = threading.Lock()
 _SUPERVISOR = Path(__file__).with_name("_supervisor.py").read_text(encoding="utf-8")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # object reprs: ASLR makes them differ per run
-CHANNEL_ENV = "CODESIFT_CHANNEL_FD"  # the program finds the result channel here
 WORKDIR_ROOT: str | None = None  # where working dirs are made; None: the system temp dir
 
 
@@ -142,13 +142,19 @@ class Outcome:
     channel: bytes = b""  # what the program wrote to its result channel (if one was requested)
     workdir: str = ""  # where it ran (removed since): tracebacks name it
 
-    def portable_detail(self, chars: int = _DETAIL_CHARS) -> str:
-        """The tail of `detail` without what differs from run to run or machine to machine
-        (the working dir, the Python install, object addresses), for byte-stable outputs."""
-        text = self.detail.replace(self.workdir, "<sandbox>") if self.workdir else self.detail
+    def portable(self, text: str) -> str:
+        """`text` (this run's output, or what its program reported) without what differs from
+        run to run or machine to machine: the working dir, the Python install, object
+        addresses. For byte-stable outputs."""
+        if self.workdir:
+            text = text.replace(self.workdir, "<sandbox>")
         for prefix in _install_dirs():
             text = text.replace(prefix, "<python>")
-        return _ADDRESS.sub(" at 0x?", text)[-chars:]
+        return _ADDRESS.sub(" at 0x?", text)
+
+    def portable_detail(self, chars: int = _DETAIL_CHARS) -> str:
+        """The last `chars` of the portable detail."""
+        return self.portable(self.detail)[-chars:]
 
 
 @functools.cache
