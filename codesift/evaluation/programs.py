@@ -1,7 +1,7 @@
 """Program assembly: the text each sample runs as in the sandbox, and its budgets.
 
 A sandboxed program is one file. The in-sandbox drivers are real modules of this package
-(`_wire`, `_checker`), so they are linted and tested like the rest; their source
+(`_wire`, `_checker`, `_recorder`), so they are linted and tested like the rest; their source
 is embedded in the program and installed into `sys.modules` under their own names by
 `_codesift_install_modules` (its source is embedded too), so the driver's imports and the
 names of the classes that cross the channel are the same on both sides.
@@ -62,41 +62,18 @@ def embedded(modules: tuple[str, ...]) -> str:
 
 # --- human-eval -------------------------------------------------------------------------------
 
-# Appended to human-eval programs: `check` gets a wrapper whose results are exact builtins, so
-# a returned object whose __eq__ always answers True fails instead of fooling `assert ==`.
-_GUARD = '''
-def _codesift_plain(value, depth=0):
-    kind = type(value)
-    if value is None or kind in (bool, int, float, complex, str, bytes):
-        return value
-    if depth > 200:
-        raise TypeError("output nested too deeply")
-    if kind in (list, tuple, set, frozenset):
-        return kind([_codesift_plain(v, depth + 1) for v in value])
-    if kind is dict:
-        return {_codesift_plain(k, depth + 1): _codesift_plain(v, depth + 1)
-                for k, v in value.items()}
-    if kind.__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        return _codesift_plain(value.item(), depth + 1)
-    raise TypeError("output of type %s is not plain data" % kind.__name__)
-
-
-def _codesift_guard(fn):
-    def candidate(*args, **kwargs):
-        return _codesift_plain(fn(*args, **kwargs))
-    return candidate
-'''
-
-
-def humaneval_program(task: dict, solution: str) -> str:
-    """A human-eval test program: the task prompt, the solution, `check`, the guarded call.
+def humaneval_program(task: dict, solution: str, seed: int) -> str:
+    """human-eval's check program with a recording candidate (see _recorder.py).
 
     The prompt goes first because human-eval runs prompt + completion + test, and some checks
     call helpers defined only there (HumanEval/38's encode_cyclic), which evalplus's sanitizer
     drops from a solution as unreachable; the solution's own definitions come later and win.
     """
-    call = f"check(_codesift_guard({task['entry_point']}))"
-    return f"{task['prompt']}\n{solution}\n\n{task['test']}\n\n{_GUARD}\n{call}\n"
+    entry = task["entry_point"]
+    call = (f"from {_PACKAGE}._recorder import record as _codesift_record\n"
+            f"_codesift_record(check, {entry}, {seed!r}, {entry!r})\n")
+    return (f"{task['prompt']}\n{solution}\n\n{task['test']}\n\n"
+            f"{embedded(('_wire', '_recorder'))}{call}")
 
 
 # --- evalplus ---------------------------------------------------------------------------------

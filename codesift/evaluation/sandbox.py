@@ -21,8 +21,8 @@ How one run works (``run_program``):
   pipe that only the parent and the supervisor hold. So ``sys.exit(0)``, ``os._exit(0)``,
   closing or redirecting stdout, or printing a guessed token before the tests all fail.
   Code that deliberately hunts for the done pipe in its own process can still fake
-  completion; nothing inside one process stops that. Outputs compared by value belong in
-  the evaluator's own process.
+  completion; nothing inside one process stops that. So the evaluators never take a pass
+  from here: they judge, in their own process, what arrived on the result channel.
 * The supervisor enforces the wall-clock limit (SIGALRM). The parent keeps a backstop
   deadline (timeout + ``_GRACE_S``) and then SIGKILLs the sandbox itself.
 
