@@ -414,3 +414,15 @@ def test_imports_work_for_the_unprivileged_program():
     # The install here is under /root (0700): the mount namespace binds it back read-only.
     out = run("import decimal, json, subprocess\nprint(json.dumps([1]))\n")
     assert out.status == "passed", out.detail
+
+
+def test_portable_detail_hides_what_differs_between_runs(mode):
+    code = ("import os, sys, tempfile\nd = tempfile.mkdtemp()\n"
+            "print(os.getcwd(), d, object(), sys.prefix)\nassert False\n")
+    if mode == "fallback":  # only the runner's modules: the install may be unreachable here
+        code = "import os, sys\nprint(os.getcwd(), object(), sys.prefix)\nassert False\n"
+    out = run(code)
+    portable = out.portable_detail()
+    assert out.workdir in out.detail and out.workdir not in portable
+    assert "<sandbox>" in portable and " at 0x?>" in portable and "<python>" in portable
+    assert "/tmp/tmp" not in portable and portable.endswith("AssertionError\n")

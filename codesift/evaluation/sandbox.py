@@ -113,6 +113,7 @@ _DETAIL_CHARS = 2000
 _PROBE_LOCK = threading.Lock()
 _SUPERVISOR = Path(__file__).with_name("_supervisor.py").read_text(encoding="utf-8")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # object reprs: ASLR makes them differ per run
+_TEMP = re.compile(r"/tmp/tmp[a-z0-9_]{8}")  # tempfile's names (evalplus's per-set temp dir)
 WORKDIR_ROOT: str | None = None  # where working dirs are made; None: the system temp dir
 
 
@@ -144,13 +145,13 @@ class Outcome:
 
     def portable(self, text: str) -> str:
         """`text` (this run's output, or what its program reported) without what differs from
-        run to run or machine to machine: the working dir, the Python install, object
-        addresses. For byte-stable outputs."""
+        run to run or machine to machine: the working dir, temp dirs made in the sandbox,
+        the Python install, object addresses. For byte-stable outputs."""
         if self.workdir:
             text = text.replace(self.workdir, "<sandbox>")
         for prefix in _install_dirs():
             text = text.replace(prefix, "<python>")
-        return _ADDRESS.sub(" at 0x?", text)
+        return _TEMP.sub("<tmp>", _ADDRESS.sub(" at 0x?", text))
 
     def portable_detail(self, chars: int = _DETAIL_CHARS) -> str:
         """The last `chars` of the portable detail."""
