@@ -193,9 +193,12 @@ def victims():
 
 
 @pytest.mark.parametrize("name", ["humaneval_plus", "humaneval"])
-def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
+def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path, monkeypatch):
     if name == "humaneval_plus" and not HE_FILE.exists():
         pytest.skip("needs ../shared/data/evalplus")
+    workdirs = tmp_path / "workdirs"  # this run's sandboxes (their processes name it)
+    workdirs.mkdir()
+    monkeypatch.setattr(sandbox, "WORKDIR_ROOT", str(workdirs))
     bench = load_benchmark(name, DATASETS).subset([TASK])
     marker = f"codesift-hostile-{secrets.token_hex(6)}"
     planted = [os.path.join(v, "planted") for v in victims] + [f"/tmp/{marker}",
@@ -208,7 +211,7 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
     hostile = [{"task_id": TASK, "solution": textwrap.dedent(code).format(**fill)}
                for code in HOSTILE.values()]
     samples = [correct, *hostile, correct]  # the first runs beside the fork bomb
-    before = nobody_pids()
+    before = nobody_pids(among=str(workdirs))
     with server:
         cfg = EvalConfig(timeout_s=3, memory_mb=1024, workers=2 if NAMESPACES else 1,
                          cache_dir=str(tmp_path), min_time_limit=0.2, sanitize=False)
@@ -226,7 +229,7 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
             assert f.read() == "precious"
     assert not any(os.path.exists(p) for p in planted)
     assert procs_with(marker) == []
-    assert nobody_pids() <= before
+    assert nobody_pids(among=str(workdirs)) <= before and list(workdirs.iterdir()) == []
 
 
 @pytest.mark.parametrize("judge", ["evalplus", "humaneval"])
