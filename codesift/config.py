@@ -75,9 +75,9 @@ def _selectors() -> list[str]:
 
 
 def _benchmarks() -> list[str]:
-    from codesift.evaluation.benchmarks import BENCHMARKS
+    from codesift.evaluation.benchmarks import benchmark_names
 
-    return list(BENCHMARKS)
+    return benchmark_names()
 
 
 def _pad_modes() -> list[str]:

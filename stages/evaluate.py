@@ -1,46 +1,57 @@
 """evaluate: test each benchmark's samples, every one in the sandbox; pass@k.
 
-in:  results/samples/, results/heldout.json   params: eval
-out: results/eval/<benchmark>.jsonl (verdict per sample: task_id, passed, base_status,
-     plus_status, detail), metrics/eval.json ({"<benchmark>": {"pass@k", "n_tasks"}; plus
-     benchmarks also "base" and "plus"}, "heldout_nll")
+in:  --samples/<benchmark>.jsonl, --heldout   params: eval
+out: --out/<benchmark>.jsonl (verdict per sample: task_id, passed, base_status, plus_status,
+     detail; byte-stable), --metrics ({"<benchmark>": {"pass@k", "n_tasks"}; plus
+     benchmarks also "base" and "plus"}, "heldout_nll", "valid_loss", "seconds")
 """
 
 from __future__ import annotations
 
+import argparse
+from typing import TYPE_CHECKING
+
 from stages._run import run
 
-SAMPLES = "results/samples"
-HELDOUT = "results/heldout.json"
-OUT = "results/eval"
-METRICS = "metrics/eval.json"
+if TYPE_CHECKING:
+    from codesift.config import Params
 
 
-def main(args) -> None:
-    from codesift.config import section
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", required=True, help="dir of <benchmark>.jsonl samples")
+    p.add_argument("--heldout", required=True, help="generate's held-out NLL JSON")
+    p.add_argument("--out", required=True, help="output dir: <benchmark>.jsonl verdicts")
+    p.add_argument("--metrics", required=True, help="output metrics JSON")
+
+
+def main(args: argparse.Namespace, params: Params) -> None:
+    import time
+    from pathlib import Path
+
+    from codesift import CodesiftError
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.evalplus_exec import Settings
-    from codesift.evaluation.execution import evaluate
-    from codesift.evaluation.sandbox import Limits
+    from codesift.evaluation.execution import evaluate_samples
     from codesift.io import read_json, read_jsonl, write_json, write_jsonl
 
-    cfg = section("eval", args.params)
-    limits = Limits(timeout_s=cfg.timeout_s, cpu_s=int(cfg.timeout_s) + 1,
-                    memory_mb=cfg.memory_mb)
-    settings = Settings(cfg.min_time_limit, cfg.gt_time_limit_factor, cfg.memory_mb)
+    start = time.perf_counter()
+    cfg = params.eval
+    benches = [load_benchmark(name, cfg.datasets).head(cfg.limit) for name in cfg.benchmarks]
     metrics: dict = {}
-    for name in cfg.benchmarks:
-        bench = load_benchmark(name, cfg.humaneval_plus_path, cfg.mbpp_plus_path).head(cfg.limit)
-        samples = read_jsonl(f"{SAMPLES}/{name}.jsonl")
-        verdicts, summary = evaluate(bench, samples, cfg.k, limits, cfg.workers, cfg.sanitize,
-                                     settings, cfg.cache_dir)
-        write_jsonl(f"{OUT}/{name}.jsonl", verdicts)
-        metrics[name] = summary
-        print(f"evaluate: {name} " + " ".join(f"{k}={v:.3f}" for k, v in summary.items()
-                                              if k.startswith("pass@")))
-    metrics["heldout_nll"] = read_json(HELDOUT)["heldout_nll"]
-    write_json(METRICS, metrics)
+    for bench in benches:
+        path = Path(args.samples) / f"{bench.name}.jsonl"
+        if not path.is_file():
+            raise CodesiftError(f"{path}: no samples of {bench.name} (generate makes them)")
+        samples = read_jsonl(path)
+        verdicts, summary = evaluate_samples(bench, samples, cfg)
+        write_jsonl(Path(args.out) / f"{bench.name}.jsonl", verdicts)
+        metrics[bench.name] = summary
+        print(f"evaluate: {bench.name} " + " ".join(
+            f"{k}={v:.3f}" for k, v in summary.items() if k.startswith("pass@")))
+    heldout = read_json(args.heldout)
+    metrics["heldout_nll"], metrics["valid_loss"] = heldout["heldout_nll"], heldout["valid_loss"]
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(args.metrics, metrics)
 
 
 if __name__ == "__main__":
-    run(main, __doc__)
+    run(main, __doc__, add_args)

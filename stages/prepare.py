@@ -21,7 +21,7 @@ def main(args, p) -> None:
 
     start = time.perf_counter()
     cfg = p.data
-    texts = {name: decontamination_texts(name, p.eval) for name in cfg.decontaminate}
+    texts = {name: decontamination_texts(name, p.eval.datasets) for name in cfg.decontaminate}
     records, report = prepare(read_source(args.source, cfg.hub, cfg.split, cfg.revision), cfg,
                               texts)
     if len(records) <= cfg.valid_size:

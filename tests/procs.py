@@ -20,8 +20,10 @@ def procs_with(needle: str) -> list[int]:
     return found
 
 
-def nobody_pids() -> set[int]:
-    """PIDs running with real uid 65534, the sandbox user."""
+def nobody_pids(among: str = "") -> set[int]:
+    """PIDs running with real uid 65534, the sandbox user; with `among`, only those whose
+    argv contains it (a test's own sandbox dirs: other runs on the machine use uid 65534 too,
+    and a sandboxed process forked from the runner keeps its argv)."""
     pids = set()
     for path in glob.glob("/proc/[0-9]*/status"):
         try:
@@ -31,7 +33,7 @@ def nobody_pids() -> set[int]:
             continue
         if uid_line.split()[1] == "65534":
             pids.add(int(path.split("/")[2]))
-    return pids
+    return pids & set(procs_with(among)) if among else pids
 
 
 def proc_stat(pid: int) -> tuple[int, int, int, int] | None:

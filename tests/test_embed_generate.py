@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 
 from codesift.embedding import embed
-from codesift.evaluation.benchmarks import load
-from codesift.evaluation.generation import build_prompt, generate_hf, truncate
+from codesift.evaluation.benchmarks import load_benchmark
+from codesift.evaluation.generation import generate_hf, heldout_prompt, truncate
+from codesift.templates import load_template
+from tests.conftest import ROOT
 
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+HUMANEVAL = load_benchmark("humaneval")
+TEMPLATE = load_template(ROOT / "templates", "alpaca")  # "### Instruction:\n...### Response:\n"
 
 
 def test_minilm_embeddings_offline_normalised_in_input_order(monkeypatch):
@@ -25,17 +28,27 @@ def test_truncate_at_top_level_stop_only():
     assert truncate(body) == body
 
 
-def test_prompts_follow_evalplus():
-    task = load("humaneval")[0]
-    p = build_prompt(task, "instruct", TEMPLATE)  # template + evalplus's instruction
+def test_prompts_follow_evalplus(tiny):
+    task, tok = HUMANEVAL.tasks[0], tiny[1]
+    p = HUMANEVAL.prompt(task, "instruct", TEMPLATE, tok)  # template + evalplus's instruction
     assert p.startswith("### Instruction:\nPlease provide a self-contained Python script")
     assert f"```\n{task['prompt'].strip()}\n```" in p and p.endswith("\n```python\n")
-    assert build_prompt(task, "base", TEMPLATE) == task["prompt"].strip() + "\n"
+    assert HUMANEVAL.prompt(task, "base", TEMPLATE, tok) == task["prompt"].strip() + "\n"
+    stops = HUMANEVAL.stop_strings("instruct")
+    assert stops[-1] == "\n```\n" and "\ndef " in HUMANEVAL.stop_strings("base")
+
+
+def test_heldout_prompt_keeps_its_definition(tiny):
+    task, tok = HUMANEVAL.tasks[0], tiny[1]
+    want = ("### Instruction:\nComplete the following Python function.\n\n"
+            f"{task['prompt'].strip()}\n\n### Response:\n{task['prompt']}")
+    assert heldout_prompt(task, "instruct", TEMPLATE, tok) == want
+    assert heldout_prompt(task, "base", TEMPLATE, tok) == task["prompt"]
 
 
 def test_batched_left_padded_greedy_equals_one_at_a_time(tiny):
     model, tok = tiny
-    prompts = [build_prompt(t, "instruct", TEMPLATE) for t in load("humaneval")[:4]]
+    prompts = [HUMANEVAL.prompt(t, "instruct", TEMPLATE, tok) for t in HUMANEVAL.tasks[:4]]
     batched = generate_hf(model, tok, prompts, max_new_tokens=12, batch_size=4)
     single = [generate_hf(model, tok, [p], max_new_tokens=12, batch_size=1)[0] for p in prompts]
     assert batched == single
@@ -44,7 +57,7 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(tiny):
 
 def test_sampling_is_seeded(tiny):
     model, tok = tiny
-    prompts = [build_prompt(load("humaneval")[0], "base", TEMPLATE)]
+    prompts = [HUMANEVAL.prompt(HUMANEVAL.tasks[0], "base", TEMPLATE, tok)]
     a = generate_hf(model, tok, prompts, 10, n_samples=3, temperature=1.0, seed=3)
     b = generate_hf(model, tok, prompts, 10, n_samples=3, temperature=1.0, seed=3)
     assert a == b and len(a[0]) == 3
@@ -62,3 +75,36 @@ def test_vllm_backend_without_vllm_is_a_clear_error(tiny):
         pass
     with pytest.raises(CodesiftError, match="vllm is not installed"):
         generate_vllm("m", tiny[1], ["x"], 4)
+
+
+def test_generate_then_evaluate_stages(tiny_dir, tmp_path):
+    """The stages end to end on the tiny model: every path from arguments, the same bytes
+    twice, metrics with timings, and a misspelt benchmark fails before any generation."""
+    import argparse
+    import json
+
+    from codesift import CodesiftError
+    from codesift.config import EvalConfig, Params
+    from stages import evaluate, generate
+
+    params = Params(eval=EvalConfig(limit=2, max_new_tokens=8, batch_size=2))
+    out = {}
+    for run in ("a", "b"):
+        d = tmp_path / run
+        gen = argparse.Namespace(model=str(tiny_dir), templates=str(ROOT / "templates"),
+                                 samples=str(d / "samples"), heldout=str(d / "heldout.json"))
+        generate.main(gen, params)
+        ev = argparse.Namespace(samples=gen.samples, heldout=gen.heldout, out=str(d / "eval"),
+                                metrics=str(d / "eval.json"))
+        evaluate.main(ev, params)
+        out[run] = [(d / p).read_bytes() for p in ("samples/humaneval.jsonl",
+                                                   "heldout.json", "eval/humaneval.jsonl")]
+    assert out["a"] == out["b"]
+    metrics = json.loads((tmp_path / "a/eval.json").read_text())
+    assert metrics["humaneval"]["n_tasks"] == 2 and metrics["seconds"] >= 0
+    assert "heldout_nll" in metrics
+    bad = Params(eval=EvalConfig(benchmarks=["humaneval", "humaneval_pluss"]))
+    gen.samples = str(tmp_path / "c")
+    with pytest.raises(CodesiftError, match="unknown benchmark 'humaneval_pluss'"):
+        generate.main(gen, bad)
+    assert not (tmp_path / "c").exists()

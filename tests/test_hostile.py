@@ -4,6 +4,8 @@ Each one ends as a failure, the evaluation completes, a correct sample in the sa
 still passes, no file outside the sandbox changes and no process is left behind. The
 samples attack the harness with `posix.*` / `io.open`, which evalplus's reliability_guard
 leaves alone (it only blanks names on `os` and `builtins`): the sandbox is the protection.
+A sample that forges the sandbox's own completion signal fails on every benchmark: no
+verdict is taken from the sandbox alone.
 """
 
 from __future__ import annotations
@@ -17,17 +19,32 @@ import textwrap
 
 import pytest
 
+from codesift.config import EvalConfig
 from codesift.evaluation import sandbox
-from codesift.evaluation.benchmarks import load_benchmark
-from codesift.evaluation.evalplus_exec import Settings
-from codesift.evaluation.execution import evaluate
+from codesift.evaluation.benchmarks import benchmark_names, load_benchmark
+from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.sandbox import Limits
 from tests.conftest import ROOT, SHARED
 from tests.procs import nobody_pids, procs_with
 
 HE_FILE = SHARED / "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
+MBPP_FILE = SHARED / "evalplus/MbppPlus-v0.2.0.jsonl.gz"
+DATASETS = {"humaneval_plus": str(HE_FILE), "mbpp_plus": str(MBPP_FILE)}
 TASK = "HumanEval/39"  # prime_fib: 10 base and 2 plus inputs, so the deadlines are short
 NAMESPACES = sandbox.isolation_mode() == "namespaces"
+# Finds the "done" pipe among the descriptors it inherited (the result channel aside),
+# writes the byte the supervisor waits for, and leaves with status 0 before any test ran.
+FORGE_DONE = """
+import os
+channel = os.environ.get("CODESIFT_CHANNEL_FD")
+for name in os.listdir("/proc/self/fd"):
+    try:
+        if name != channel and os.readlink("/proc/self/fd/" + name).startswith("pipe:"):
+            os.write(int(name), b"D")
+    except OSError:
+        pass
+os._exit(0)
+"""
 
 HOSTILE = {
     "fork_bomb": """
@@ -143,6 +160,7 @@ HOSTILE = {
         def prime_fib(n):
             return Sneaky(0)
         """,
+    "forged_done_byte": FORGE_DONE,
     "forged_results": """
         import json, os, struct
         fd = int(os.environ.get("CODESIFT_CHANNEL_FD", "1"))
@@ -175,10 +193,13 @@ def victims():
 
 
 @pytest.mark.parametrize("name", ["humaneval_plus", "humaneval"])
-def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
+def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path, monkeypatch):
     if name == "humaneval_plus" and not HE_FILE.exists():
         pytest.skip("needs ../shared/data/evalplus")
-    bench = load_benchmark(name, str(HE_FILE)).subset([TASK])
+    workdirs = tmp_path / "workdirs"  # this run's sandboxes (their processes name it)
+    workdirs.mkdir()
+    monkeypatch.setattr(sandbox, "WORKDIR_ROOT", str(workdirs))
+    bench = load_benchmark(name, DATASETS).subset([TASK])
     marker = f"codesift-hostile-{secrets.token_hex(6)}"
     planted = [os.path.join(v, "planted") for v in victims] + [f"/tmp/{marker}",
                                                               str(ROOT / f"{marker}.txt")]
@@ -190,11 +211,11 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
     hostile = [{"task_id": TASK, "solution": textwrap.dedent(code).format(**fill)}
                for code in HOSTILE.values()]
     samples = [correct, *hostile, correct]  # the first runs beside the fork bomb
-    before = nobody_pids()
+    before = nobody_pids(among=str(workdirs))
     with server:
-        verdicts, _ = evaluate(bench, samples, [1], Limits(timeout_s=3, cpu_s=4, memory_mb=1024),
-                               workers=2 if NAMESPACES else 1, cache_dir=tmp_path,
-                               settings=Settings(min_time_limit=0.2, memory_mb=1024))
+        cfg = EvalConfig(timeout_s=3, memory_mb=1024, workers=2 if NAMESPACES else 1,
+                         cache_dir=str(tmp_path), min_time_limit=0.2, sanitize=False)
+        verdicts, _ = evaluate_samples(bench, samples, cfg)
         server.settimeout(0.2)
         if NAMESPACES:  # the fallback has no network isolation
             with pytest.raises(TimeoutError):
@@ -208,16 +229,18 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path):
             assert f.read() == "precious"
     assert not any(os.path.exists(p) for p in planted)
     assert procs_with(marker) == []
-    assert nobody_pids() <= before
+    assert nobody_pids(among=str(workdirs)) <= before and list(workdirs.iterdir()) == []
 
 
+@pytest.mark.parametrize("judge", ["evalplus", "humaneval"])
 @pytest.mark.parametrize("wrap", [True, False])
-def test_the_judge_never_runs_what_a_sample_sends(tmp_path, wrap):
+def test_the_judge_never_runs_what_a_sample_sends(tmp_path, wrap, judge):
     """A forged output frame whose pickle would run a command when loaded by a plain
     unpickler: the whitelist refuses it, the sample fails and nothing runs."""
     import pickle
 
-    from codesift.evaluation.evalplus_exec import _judge
+    from codesift.evaluation.judging import judge_set
+    from codesift.evaluation.replay import replay
 
     marker = tmp_path / "pwned"
 
@@ -226,12 +249,40 @@ def test_the_judge_never_runs_what_a_sample_sends(tmp_path, wrap):
             return (os.system, (f"touch {marker}",))
 
     evil = pickle.dumps(Evil())
-    body = pickle.dumps({"out": evil}) if wrap else evil
-    frames = {"outputs": [body], "end": {"set": "base", "end": "done"}}
-    task = {"task_id": "T/0", "entry_point": "f", "atol": 0}
-    status, index, why = _judge("humaneval", task, [[1]], [0], frames)
-    assert (status, index) == ("fail", 0) and not marker.exists()
-    assert "system" in why
+    if judge == "evalplus":
+        body = pickle.dumps({"out": evil}) if wrap else evil
+        stream = {"calls": [({"set": "base", "i": 0}, body)], "end": {"set": "base", "end": "done"}}
+        task = {"task_id": "T/0", "entry_point": "f", "atol": 0}
+        result = judge_set("humaneval", task, [[1]], [0], stream)
+        assert (result.status, result.fail_index) == ("fail", 0) and "system" in result.why
+    else:
+        args = pickle.dumps(((1,), {}))
+        body = pickle.dumps({"args": args, "out": evil}) if wrap else evil
+        stream = {"calls": [({"set": "check", "i": 0}, body)],
+                  "end": {"set": "check", "end": "done"}}
+        task = {"task_id": "T/0", "entry_point": "f", "prompt": "def f(x):\n    pass\n",
+                "test": "def check(candidate):\n    assert candidate(1) == 0\n"}
+        passed, why = replay(task, stream)
+        assert not passed and ("system" in why or "unreadable" in why), why
+    assert not marker.exists()
+
+
+def test_a_forged_done_byte_fools_the_sandbox_but_no_benchmark(tmp_path):
+    """The sandbox alone cannot tell (see sandbox.py), so every benchmark judges what
+    arrived on the result channel instead, and the forgery fails everywhere."""
+    from codesift.evaluation.sandbox import run_program
+
+    assert run_program(FORGE_DONE, Limits(timeout_s=5)).status == "passed"
+    assert run_program(FORGE_DONE, Limits(timeout_s=5), channel_mb=1).status == "passed"
+    names = [n for n in benchmark_names() if n == "humaneval" or MBPP_FILE.exists()]
+    cfg = EvalConfig(cache_dir=str(tmp_path), sanitize=False)
+    for name in names:
+        bench = load_benchmark(name, DATASETS).head(1)
+        task = bench.tasks[0]
+        samples = [{"task_id": task["task_id"], "solution": task["prompt"] + FORGE_DONE}]
+        verdicts, _ = evaluate_samples(bench, samples, cfg)
+        assert not verdicts[0]["passed"], (name, verdicts[0])
+    assert len(names) == len(benchmark_names()) or not MBPP_FILE.exists()
 
 
 def test_result_channel_is_drained_capped_and_opt_in():

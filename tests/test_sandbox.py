@@ -10,7 +10,6 @@ fallback programs use only modules the runner already imported: os, sys, time, r
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import socket
@@ -44,12 +43,14 @@ def mode(request, monkeypatch) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_leftover_workdirs():
-    """Every test: no sandbox working dir may survive a run."""
-    pattern = os.path.join(tempfile.gettempdir(), "codesift-sbx-*")
-    before = set(glob.glob(pattern))
-    yield
-    assert set(glob.glob(pattern)) <= before
+def no_leftover_workdirs(tmp_path, monkeypatch):
+    """Every test: the sandbox makes its working dirs in this test's own dir (concurrent runs
+    elsewhere on the machine do not matter), and none may survive a run."""
+    root = tmp_path / "workdirs"
+    root.mkdir()
+    monkeypatch.setattr(sandbox, "WORKDIR_ROOT", str(root))
+    yield str(root)
+    assert list(root.iterdir()) == []
 
 
 def run(code: str, limits: Limits = FAST):
@@ -282,10 +283,10 @@ def test_parent_backstop_kill_leaves_nothing(monkeypatch):
 
 
 @needs_root  # as root the program runs as nobody, so RLIMIT_NPROC is really enforced
-def test_fork_bomb_is_bounded_and_cleaned_up(mode):
+def test_fork_bomb_is_bounded_and_cleaned_up(mode, no_leftover_workdirs):
     # Safe for the machine: at most max_procs=32 processes of uid 65534 exist (RLIMIT_NPROC,
     # which the kernel does not enforce for root, hence the uid drop), for at most 2 s.
-    before = nobody_pids()
+    before = nobody_pids(among=no_leftover_workdirs)
     bomb = """
     import os
     assert os.getuid() == 65534, "not dropped to nobody: refusing to fork-bomb as root"
@@ -300,7 +301,7 @@ def test_fork_bomb_is_bounded_and_cleaned_up(mode):
     assert out.status == "timeout"
     workdir = out.detail.splitlines()[0]
     assert workdir.startswith(tempfile.gettempdir()) and procs_with(workdir) == []
-    assert nobody_pids() <= before
+    assert nobody_pids(among=no_leftover_workdirs) <= before
 
 
 @pytest.mark.parametrize("target", ["os.getppid()", str(os.getpid()), "0"])
@@ -413,3 +414,15 @@ def test_imports_work_for_the_unprivileged_program():
     # The install here is under /root (0700): the mount namespace binds it back read-only.
     out = run("import decimal, json, subprocess\nprint(json.dumps([1]))\n")
     assert out.status == "passed", out.detail
+
+
+def test_portable_detail_hides_what_differs_between_runs(mode):
+    code = ("import os, sys, tempfile\nd = tempfile.mkdtemp()\n"
+            "print(os.getcwd(), d, object(), sys.prefix)\nassert False\n")
+    if mode == "fallback":  # only the runner's modules: the install may be unreachable here
+        code = "import os, sys\nprint(os.getcwd(), object(), sys.prefix)\nassert False\n"
+    out = run(code)
+    portable = out.portable_detail()
+    assert out.workdir in out.detail and out.workdir not in portable
+    assert "<sandbox>" in portable and " at 0x?>" in portable and "<python>" in portable
+    assert "/tmp/tmp" not in portable and portable.endswith("AssertionError\n")

@@ -1,4 +1,8 @@
-"""Prompts and generation backends (HF batched with KV cache; vLLM on GPUs)."""
+"""Generation backends (HF batched with KV cache; vLLM on GPUs) and the held-out NLL prompt.
+
+What a benchmark's prompts and stop strings are is the benchmark's business
+(`benchmarks.Benchmark.prompt` / `stop_strings`); this module turns prompts into completions.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +11,21 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from codesift import CodesiftError
-from codesift.templates import prompt_text
+from codesift.templates import Template
 
 # Top-level statements that end a function completion (the Codex paper's stop set).
 STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "]
-
-# evalplus 0.3.1's instruct prompt (evalplus/codegen.py, run_codegen; tested against it).
-INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following "
-                      "problem in a markdown code block:")
-RESPONSE_PREFIX = ("Below is a Python script with a self-contained function that solves the "
-                   "problem and passes corresponding tests:")
+HELDOUT_INSTRUCTION = "Complete the following Python function.\n\n"
 
 
-def build_prompt(task: dict, mode: str, template: str) -> str:
-    """evalplus's prompts. `base`: the task prompt to complete (stripped, one newline).
-    `instruct`: our training template (the fine-tuned model's chat format) around evalplus's
-    instruction, then evalplus's response prefix opening a python code block."""
-    if mode == "base":
-        return task["prompt"].strip() + "\n"
-    if mode != "instruct":
-        raise CodesiftError(f"eval.prompt_mode: {mode!r} is not base or instruct")
-    instruction = f"{INSTRUCTION_PREFIX}\n```\n{task['prompt'].strip()}\n```\n"
-    return prompt_text(template, instruction) + f"{RESPONSE_PREFIX}\n```python\n"
-
-
-def stop_strings(mode: str, dataset: str) -> list[str]:
-    """evalplus's stop strings: its EOS list, plus the end of the code block (instruct) or
-    its direct-completion stops for the dataset (base); dataset is humaneval or mbpp."""
-    from evalplus.provider.utility import EOS, extra_eos_for_direct_completion
-
-    extra = ["\n```\n"] if mode == "instruct" else extra_eos_for_direct_completion(dataset)
-    return [*EOS, *extra]  # a copy: evalplus's own providers extend EOS in place
-
-
-def solution(task: dict, mode: str, completion: str) -> str:
-    """The full program evalplus expects in `solution`: base mode completes the prompt,
-    instruct mode answers with a self-contained script."""
-    code = completion.replace("\t", "    ")  # as evalplus's decoders do
-    return task["prompt"].strip() + "\n" + code if mode == "base" else code
-
-
-def heldout_prompt(task: dict, mode: str, template: str) -> str:
+def heldout_prompt(task: dict, mode: str, template: Template,
+                   tok: PreTrainedTokenizerBase) -> str:
     """The prompt of the held-out NLL metric (unchanged since the metric was defined): the
     function prompt, wrapped in the template in instruct mode, starting the response."""
     if mode == "base":
         return task["prompt"]
-    instruction = f"Complete the following Python function.\n\n{task['prompt'].strip()}"
-    return prompt_text(template, instruction) + task["prompt"]
+    instruction = HELDOUT_INSTRUCTION + task["prompt"].strip()
+    return template.prompt(tok, instruction) + task["prompt"]
 
 
 def truncate(completion: str, stop: list[str] = STOP) -> str:
@@ -99,9 +71,12 @@ def _left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
 
 
 def prompt_ids(tok: PreTrainedTokenizerBase, prompt: str) -> list[int]:
-    """BOS (if any) + prompt ids, exactly as `templates.encode` starts a training sequence."""
-    bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-    return bos + tok(prompt, add_special_tokens=False)["input_ids"]
+    """BOS (if the tokenizer has one and the template did not write it) + prompt ids,
+    exactly as `templates.encode_spans` starts a training sequence."""
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    if tok.bos_token_id is None or prompt.startswith(tok.bos_token or "\0"):
+        return ids
+    return [tok.bos_token_id, *ids]
 
 
 def generate_vllm(model_dir: str, tok: PreTrainedTokenizerBase, prompts: list[str],

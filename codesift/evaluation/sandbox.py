@@ -11,7 +11,7 @@ How one run works (``run_program``):
   dir, PYTHONHASHSEED=0, LANG) and stdout+stderr going to an unnamed temp file.
   ``-s -P`` is ``-I`` (isolated mode) minus ``-E``: ``-E`` would drop PYTHONHASHSEED=0 and
   make hash order vary per run, and the env is built from scratch here anyway.
-* ``runner.py`` (the *supervisor*, source in ``_RUNNER``) runs as root if we are root. It
+* ``runner.py`` (the *supervisor*: ``_supervisor.py``) runs as root if we are root. It
   sets up the filesystem view, then forks the *program process*, which sets the rlimits
   (CPU, AS, FSIZE, NPROC, CORE=0), drops to uid/gid 65534 (nobody, no groups, no capabilities,
   ``no_new_privs``), ``exec``s the code compiled under the name ``program.py`` as
@@ -21,8 +21,8 @@ How one run works (``run_program``):
   pipe that only the parent and the supervisor hold. So ``sys.exit(0)``, ``os._exit(0)``,
   closing or redirecting stdout, or printing a guessed token before the tests all fail.
   Code that deliberately hunts for the done pipe in its own process can still fake
-  completion; nothing inside one process stops that. Outputs compared by value belong in
-  the evaluator's own process.
+  completion; nothing inside one process stops that. So the evaluators never take a pass
+  from here: they judge, in their own process, what arrived on the result channel.
 * The supervisor enforces the wall-clock limit (SIGALRM). The parent keeps a backstop
   deadline (timeout + ``_GRACE_S``) and then SIGKILLs the sandbox itself.
 
@@ -63,12 +63,12 @@ Mechanisms, real vs. fallback (``isolation_mode()`` says which one is active):
   - not root: no uid drop, and RLIMIT_NPROC counts all of the user's own processes;
   - concurrent sandboxes share one uid and one PID namespace, so they can signal each other.
 
-Result channel (opt-in, ``channel_mb > 0``): a pipe whose write end the program finds in
-``$CODESIFT_CHANNEL_FD``; a parent thread drains it (so the writer never blocks on a full pipe)
-and keeps at most ``channel_mb`` MB, returned as ``Outcome.channel``. The supervisor closes its
-copy, so only the program and its descendants can write. It carries bulky machine-readable
-results (an evaluator's serialised outputs) apart from the human-readable tail below; being
-written from inside the program, it is data *from* the program, never a verdict.
+Result channel (opt-in, ``channel_mb > 0``, ``channel.py``): a pipe whose write end the
+program finds in ``$CODESIFT_CHANNEL_FD``; a parent thread drains it and keeps at most
+``channel_mb`` MB, returned as ``Outcome.channel``. The supervisor closes its copy, so only the
+program and its descendants can write. It carries machine-readable results (an evaluator's
+serialised outputs) apart from the human-readable tail below; being written from inside the
+program, it is data *from* the program, never a verdict.
 
 Output: stdout and stderr go to one unnamed file. RLIMIT_FSIZE bounds its size (past it, writes
 fail with EFBIG: Python ignores SIGXFSZ), so the parent waits on the process, not on
@@ -82,6 +82,7 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import select
 import shutil
@@ -93,8 +94,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from tqdm import tqdm
+
+from codesift.config import EvalConfig
+from codesift.evaluation._supervisor import blocking_ancestor, children_of
+from codesift.evaluation._wire import CHANNEL_ENV
+from codesift.evaluation.channel import Channel
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +111,26 @@ _SANDBOX_UID = 65534  # nobody
 _GRACE_S = 5.0  # the parent's backstop deadline beyond the supervisor's own timeout
 _DETAIL_CHARS = 2000
 _PROBE_LOCK = threading.Lock()
+_SUPERVISOR = Path(__file__).with_name("_supervisor.py").read_text(encoding="utf-8")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # object reprs: ASLR makes them differ per run
+_TEMP = re.compile(r"/tmp/tmp[a-z0-9_]{8}")  # tempfile's names (evalplus's per-set temp dir)
+WORKDIR_ROOT: str | None = None  # where working dirs are made; None: the system temp dir
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-program resource limits."""
+    """Per-program resource limits; the defaults are the pipeline's (EvalConfig's)."""
 
-    timeout_s: float = 10.0  # wall clock
-    cpu_s: int = 10  # RLIMIT_CPU
-    memory_mb: int = 2048  # RLIMIT_AS
+    timeout_s: float = EvalConfig.timeout_s  # wall clock
+    cpu_s: int = int(EvalConfig.timeout_s) + 1  # RLIMIT_CPU
+    memory_mb: int = EvalConfig.memory_mb  # RLIMIT_AS
     file_size_mb: int = 16  # RLIMIT_FSIZE; also bounds captured output
     max_procs: int = 64  # RLIMIT_NPROC for uid 65534 (not enforced when not dropping root)
+
+    @classmethod
+    def from_config(cls, cfg: EvalConfig) -> Limits:
+        """`eval.timeout_s` of wall clock (and a second more of CPU), `eval.memory_mb`."""
+        return cls(cfg.timeout_s, int(cfg.timeout_s) + 1, cfg.memory_mb)
 
 
 @dataclass(frozen=True)
@@ -125,248 +141,21 @@ class Outcome:
     returncode: int | None  # exit code, 128+N for signal N; None on timeout
     detail: str  # last ~2000 chars of stderr/stdout, for humans
     channel: bytes = b""  # what the program wrote to its result channel (if one was requested)
+    workdir: str = ""  # where it ran (removed since): tracebacks name it
 
+    def portable(self, text: str) -> str:
+        """`text` (this run's output, or what its program reported) without what differs from
+        run to run or machine to machine: the working dir, temp dirs made in the sandbox,
+        the Python install, object addresses. For byte-stable outputs."""
+        if self.workdir:
+            text = text.replace(self.workdir, "<sandbox>")
+        for prefix in _install_dirs():
+            text = text.replace(prefix, "<python>")
+        return _TEMP.sub("<tmp>", _ADDRESS.sub(" at 0x?", text))
 
-_RUNNER = r'''"""codesift sandbox supervisor, written by codesift/evaluation/sandbox.py.
-
-Sets up the filesystem view, forks the program as an unprivileged child with rlimits, enforces
-the wall clock and reports the verdict on a pipe only the parent and this process hold.
-"""
-import ctypes
-import json
-import os
-import resource
-import signal
-import sys
-import time
-import traceback  # imported as root: error reports must not depend on what nobody can read
-import types
-
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
-KEEP = 2 | 4 | 8 | 1024 | 2048 | 4096  # nosuid nodev noexec noatime nodiratime relatime
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
-LIBC = ctypes.CDLL(None, use_errno=True)
-LIBC.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
-
-
-class Deadline(Exception):
-    """The wall-clock budget is spent."""
-
-
-def on_alarm(signum, frame):
-    raise Deadline
-
-
-def mount(src, target, fstype, flags, data=None):
-    enc = [None if s is None else s.encode() for s in (src, target, fstype, data)]
-    if LIBC.mount(enc[0], enc[1], enc[2], flags, enc[3]) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, "mount %s: %s" % (target, os.strerror(err)))
-
-
-def prctl(option, value):
-    if LIBC.prctl(option, ctypes.c_ulong(value), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl %d failed" % option)
-
-
-def blocking_ancestor(path):
-    """The topmost ancestor of path that others cannot traverse (e.g. /root), or None."""
-    parts = path.split("/")
-    for i in range(2, len(parts)):
-        anc = "/".join(parts[:i])
-        if not os.stat(anc).st_mode & 0o001:
-            return anc
-    return None
-
-
-def ro_remount(target):
-    flags = os.statvfs(target).f_flag & KEEP
-    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
-
-
-def expose(paths):
-    """Let nobody reach the Python install (e.g. pyenv under /root): a read-only tmpfs over the
-    blocking ancestor hides the rest of it; the install dirs are bound back, read-only."""
-    todo = [(p, blocking_ancestor(p), os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in paths]
-    covered = set()
-    for path, anc, fd in todo:
-        if anc is not None and anc not in covered:
-            mount("tmpfs", anc, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-            covered.add(anc)
-        if anc is not None:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            mount("/proc/self/fd/%d" % fd, path, None, MS_BIND)
-            ro_remount(path)
-        os.close(fd)
-    for anc in covered:
-        ro_remount(anc)
-
-
-def under_private(paths, private_dirs):
-    """Install dirs that a private tmpfs would hide (a checkout or venv under /tmp), each with
-    an O_PATH fd opened before the tmpfs goes on, to bind it back afterwards."""
-    hidden = [p for p in paths
-              if any(p == d or p.startswith(d.rstrip("/") + "/") for d in private_dirs)]
-    return [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in hidden]
-
-
-def private_fs(cfg, source):
-    """Read-only /, and fresh size-capped tmpfs on the temp dirs and the working dir."""
-    expose(cfg["expose"])
-    keep = under_private(cfg["install"], cfg["private_dirs"])
-    opts = "size=%dm,nr_inodes=16384" % cfg["tmpfs_mb"]
-    for d in cfg["private_dirs"]:
-        if os.path.isdir(d) and not os.path.islink(d):
-            mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
-    for path, fd in keep:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        mount("/proc/self/fd/%d" % fd, path, None, MS_BIND)
-        ro_remount(path)
-        os.close(fd)
-    wd, uid = cfg["workdir"], cfg["uid"]
-    os.makedirs(wd, exist_ok=True)  # it was hidden if it lived in one of the dirs above
-    own = "%s,mode=700,uid=%d,gid=%d" % (opts, uid, uid)
-    mount("tmpfs", wd, "tmpfs", MS_NOSUID | MS_NODEV, own)
-    with open(cfg["program"], "w", encoding="utf-8") as f:  # for tracebacks (linecache)
-        f.write(source)
-    os.chmod(cfg["program"], 0o644)
-    ro_remount("/")
-
-
-def children_of(ppid):
-    kids = []
-    for name in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                if int(f.read().rsplit(b")", 1)[1].split()[1]) == ppid:
-                    kids.append(int(name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return kids
-
-
-def kill_descendants():
-    """SIGKILL all descendants; orphans are re-parented to us (subreaper), so loop until none."""
-    me = os.getpid()
-    while True:
-        for pid in children_of(me):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                time.sleep(0.001)
-        except ChildProcessError:
-            return
-
-
-def run_child(cfg, source, done_w):
-    """The program process: limits, drop to nobody, run the code as __main__, then 'done'."""
-    os.close(cfg["result_fd"])
-    os.close(cfg["token_fd"])
-    for name, value in cfg["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), tuple(value))
-    os.chdir(cfg["workdir"])
-    if cfg["uid"] is not None:
-        os.setgroups([])
-        os.setgid(cfg["uid"])
-        os.setuid(cfg["uid"])
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    main = types.ModuleType("__main__")
-    main.__file__ = path = cfg["program"]
-    sys.modules["__main__"], sys.argv = main, [path]
-    try:
-        exec(compile(source, path, "exec"), main.__dict__)
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        try:
-            sys.stdout.flush()  # so the traceback lands after the output, at the tail
-        except Exception:
-            pass
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
-        sys.exit(1)
-    os.write(done_w, b"D")
-
-
-def wait_child(pid):
-    """Reap children (orphans too, so zombies do not eat RLIMIT_NPROC) until pid exits."""
-    while True:
-        got, status = os.waitpid(-1, 0)
-        if got == pid:
-            return status
-
-
-def read_nowait(fd):
-    os.set_blocking(fd, False)
-    try:
-        return os.read(fd, 16)
-    except BlockingIOError:
-        return b""
-
-
-def supervise(cfg, pid, done_r):
-    if cfg.get("channel_fd") is not None:
-        os.close(cfg["channel_fd"])  # only the program and its descendants may write results
-    token = os.read(cfg["token_fd"], 64)
-    os.close(cfg["token_fd"])
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, cfg["timeout_s"])
-    try:
-        status = wait_child(pid)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    except Deadline:
-        verdict, code = b"T", 128 + signal.SIGKILL
-    else:
-        code = os.waitstatus_to_exitcode(status)
-        code = 128 - code if code < 0 else code
-        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-            verdict = b"T"
-        else:
-            verdict = token if code == 0 and read_nowait(done_r) == b"D" else b""
-    if not cfg["pidns"]:
-        kill_descendants()  # with a PID namespace, our exit kills everything instead
-    os.write(cfg["result_fd"], verdict)
-    os._exit(code)
-
-
-def main():
-    cfg = {**json.loads(sys.argv[1]), **json.loads(sys.argv[2])}  # settings, then fds
-    os.umask(0o022)  # dirs made for the bind mounts must be traversable by nobody
-    with open(cfg["program"], encoding="utf-8") as f:
-        source = f.read()
-    if cfg["pidns"]:
-        private_fs(cfg, source)
-    else:
-        prctl(PR_SET_CHILD_SUBREAPER, 1)
-    os.write(cfg["result_fd"], b"R")
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(done_r)
-        run_child(cfg, source, done_w)
-        return  # normal interpreter exit, so the program's atexit hooks and flushes run
-    os.close(done_w)
-    supervise(cfg, pid, done_r)
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-
-def _children_of(ppid: int) -> list[int]:
-    """PIDs whose parent is ppid (/proc scan: /proc/PID/task/TID/children may be missing)."""
-    kids = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                if int(f.read().rsplit(b")", 1)[1].split()[1]) == ppid:
-                    kids.append(int(name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return kids
+    def portable_detail(self, chars: int = _DETAIL_CHARS) -> str:
+        """The last `chars` of the portable detail."""
+        return self.portable(self.detail)[-chars:]
 
 
 @functools.cache
@@ -378,16 +167,7 @@ def _install_dirs() -> tuple[str, ...]:
 
 def _unreachable_install_dirs() -> tuple[str, ...]:
     """Python install dirs that uid 65534 cannot reach because a parent lacks o+x."""
-    dirs = {os.path.realpath(p) for p in
-            (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)}
-    return tuple(sorted(d for d in dirs if not all(
-        os.stat(a).st_mode & 0o001 for a in _ancestors(d))))
-
-
-def _ancestors(path: str) -> list[str]:
-    """'/a/b/c' -> ['/a', '/a/b'] (the root and the path itself excluded)."""
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(2, len(parts))]
+    return tuple(d for d in _install_dirs() if blocking_ancestor(d) is not None)
 
 
 def _rlimits(limits: Limits) -> dict[str, list[int]]:
@@ -407,60 +187,14 @@ def _env(workdir: str, channel_fd: int | None = None) -> dict[str, str]:
     path = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin"
     env = {"PATH": path, "HOME": workdir, "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
     if channel_fd is not None:
-        env["CODESIFT_CHANNEL_FD"] = str(channel_fd)
+        env[CHANNEL_ENV] = str(channel_fd)
     return env
-
-
-class _Channel:
-    """The result pipe: a thread drains it as the program writes, keeping at most `cap` bytes.
-
-    Draining concurrently matters: a program writing more than a pipe buffer would otherwise
-    block until its timeout. Past the cap, data is read and dropped (and the channel voided).
-    """
-
-    def __init__(self, cap_mb: int) -> None:
-        self.read_fd, self.write_fd = os.pipe()
-        with suppress(OSError, AttributeError):  # bigger pipe: fewer wake-ups for bulk data
-            import fcntl
-            fcntl.fcntl(self.write_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-        self.cap, self.size, self.overflow = cap_mb << 20, 0, False
-        self.chunks: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        poller = select.poll()
-        poller.register(self.read_fd, select.POLLIN)
-        while not self._stop.is_set():
-            if not poller.poll(100):
-                continue
-            chunk = os.read(self.read_fd, 1 << 20)
-            if not chunk:
-                return
-            self.size += len(chunk)
-            if self.size > self.cap:
-                self.overflow, self.chunks = True, []
-            else:
-                self.chunks.append(chunk)
-
-    def collect(self, timeout_s: float = 5.0) -> bytes:
-        """All the program wrote (b"" after an overflow); call once the sandbox has exited.
-
-        In fallback mode an escaped descendant may still hold the write end: stop waiting
-        for EOF after `timeout_s`.
-        """
-        self._thread.join(timeout_s)
-        self._stop.set()
-        self._thread.join()
-        os.close(self.read_fd)
-        return b"" if self.overflow else b"".join(self.chunks)
 
 
 def _prepare(workdir: str, code: str, uid: int | None) -> tuple[str, str]:
     """Write program.py and runner.py (read-only to the program); let the sandbox user in."""
     paths = []
-    for name, text in (("program.py", code), ("runner.py", _RUNNER)):
+    for name, text in (("program.py", code), ("runner.py", _SUPERVISOR)):
         path = os.path.join(workdir, name)
         with open(path, "w", encoding="utf-8", errors="replace") as f:
             f.write(text)
@@ -503,7 +237,7 @@ def _finish(proc: subprocess.Popen, deadline_s: float, namespaced: bool) -> bool
         proc.wait()
         return False
     if namespaced:  # SIGKILL the namespace's PID 1: the kernel then kills everything in it,
-        for pid in _children_of(proc.pid):  # and unshare exits once the namespace is empty
+        for pid in children_of(proc.pid):  # and unshare exits once the namespace is empty
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         _await_exit(proc, 10.0)
@@ -549,7 +283,7 @@ def _launch(argv: list[str], workdir: str, limits: Limits, namespaced: bool,
     """Start the supervisor with the token and result pipes, wait, and judge."""
     token = secrets.token_hex(16).encode()
     res_r, res_w = os.pipe()
-    channel = _Channel(channel_mb) if channel_mb > 0 else None
+    channel = Channel(channel_mb) if channel_mb > 0 else None
     try:
         tok_r, tok_w = os.pipe()
         try:
@@ -585,7 +319,7 @@ def _launch(argv: list[str], workdir: str, limits: Limits, namespaced: bool,
 def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None,
              channel_mb: int = 0) -> Outcome:
     """One run in a fresh working dir, with unshare prefix or (None) in fallback mode."""
-    workdir = tempfile.mkdtemp(prefix="codesift-sbx-")
+    workdir = tempfile.mkdtemp(prefix="codesift-sbx-", dir=WORKDIR_ROOT)
     try:
         uid = _SANDBOX_UID if os.geteuid() == 0 else None
         program, runner = _prepare(workdir, code, uid)
@@ -595,7 +329,8 @@ def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None,
                "install": list(_install_dirs()),
                "tmpfs_mb": max(16, 4 * limits.file_size_mb)}
         argv = [*(prefix or ()), sys.executable, "-s", "-P", runner, json.dumps(cfg)]
-        return _launch(argv, workdir, limits, prefix is not None, channel_mb)
+        outcome = _launch(argv, workdir, limits, prefix is not None, channel_mb)
+        return replace(outcome, workdir=workdir)
     finally:
         _remove_tree(workdir)
 

@@ -78,12 +78,12 @@ def test_exact_duplicates_are_removed_and_counted(tmp_path):
 
 
 def test_decontamination_drops_benchmark_copies(tmp_path):
-    from codesift.evaluation.benchmarks import load
+    from codesift.evaluation.benchmarks import decontamination_texts, load_benchmark
 
-    task = load("humaneval")[0]
+    task = load_benchmark("humaneval").tasks[0]
     leaked = json.dumps({"instruction": "Solve this.", "response": task["prompt"]})
     path = _write(tmp_path, "train.jsonl", [GOOD, leaked])
-    texts = {"humaneval": [t["prompt"] + t["canonical_solution"] for t in load("humaneval")]}
+    texts = {"humaneval": decontamination_texts("humaneval")}
     records, report = _prep(path, bench=texts)
     assert len(records) == 1 and report.n_contaminated == 1
     assert report.contaminated_by == {"humaneval": 1}

@@ -19,10 +19,12 @@ sys.path[0] = str(ROOT)  # not bench/: bench/select.py would shadow the stdlib's
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 
+from codesift.config import EvalConfig  # noqa: E402
 from codesift.evaluation.benchmarks import load_benchmark  # noqa: E402
-from codesift.evaluation.execution import DEFAULT_CACHE, evaluate, ground_truth  # noqa: E402
+from codesift.evaluation.execution import evaluate_samples  # noqa: E402
 from codesift.evaluation.sandbox import isolation_mode  # noqa: E402
 
 HE_FILE = ROOT.parent / "shared/data/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
@@ -33,21 +35,25 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset-path", default=str(HE_FILE) if HE_FILE.exists() else "",
                    help="HumanEvalPlus-v0.1.10.jsonl[.gz] (default: ../shared/data's, "
-                        "else HUMANEVAL_OVERRIDE_PATH)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cache-dir", default=str(ROOT / DEFAULT_CACHE))
+                        "else $HUMANEVAL_OVERRIDE_PATH)")
+    p.add_argument("--workers", type=int, default=EvalConfig.workers,
+                   help="parallel sandboxes (default: %(default)s)")
+    p.add_argument("--cache-dir", default=str(ROOT / EvalConfig.cache_dir),
+                   help="ground-truth cache (default: the pipeline's)")
     args = p.parse_args()
 
-    bench = load_benchmark("humaneval_plus", args.dataset_path)
-    cached = (Path(args.cache_dir) / f"{bench.digest}.pkl").exists()
+    path = args.dataset_path or os.environ.get("HUMANEVAL_OVERRIDE_PATH", "")
+    bench = load_benchmark("humaneval_plus", {"humaneval_plus": path})
+    cfg = EvalConfig(workers=args.workers, cache_dir=args.cache_dir, sanitize=False)
+    cached = (Path(cfg.cache_dir) / f"{bench.digest}.pkl").exists()
     start = time.perf_counter()
-    expected = ground_truth(bench, args.cache_dir)
+    expected = bench.ground_truth(cfg.cache_dir)
     gt_seconds = time.perf_counter() - start
     samples = [{"task_id": t["task_id"], "solution": t["prompt"] + t["canonical_solution"]}
                for t in bench.tasks]
     isolation = isolation_mode()  # probe the sandbox before the clock starts
     start = time.perf_counter()
-    verdicts, summary = evaluate(bench, samples, [1], workers=args.workers, expected=expected)
+    verdicts, summary = evaluate_samples(bench, samples, cfg, bench.judge(cfg, expected))
     seconds = time.perf_counter() - start
     print(json.dumps({
         "benchmark": bench.name, "n_tasks": len(bench.tasks), "workers": args.workers,
