@@ -99,6 +99,7 @@ class DataConfig:
     input_column: str = ""  # optional context appended to the instruction (Alpaca "input")
     chat_column: str = "chat_rounds"  # multi-turn MFTCoder records, used when present
     task_column: str = ""  # multi-task data: each record's task (empty: one task)
+    text_column: str = ""  # a raw-code corpus (train.objective fim): the column of the text
     limit: Annotated[int, NON_NEGATIVE] = 0  # keep the first N valid records; 0 keeps all
     on_invalid: Literal["error", "skip"] = "error"
     decontaminate: list[Annotated[str, OneOf(_benchmarks)]] = field(
@@ -260,6 +261,11 @@ class TrainConfig:
     early_stopping_patience: Annotated[int, NON_NEGATIVE] = 0  # evals without improvement
     eval_ratio: Annotated[float, PROB] = 0.0  # without a validation split: this share of the
     #                                           selected data, held out from training
+    objective: Literal["sft", "fim"] = "sft"  # fim: fill-in-the-middle on raw code
+    fim_rate: Annotated[float, Range(0, 1)] = 0.5  # share of pieces permuted (cookbook: 0.5)
+    fim_spm_rate: Annotated[float, Range(0, 1)] = 0.5  # of those, SPM rather than PSM
+    fim_tokens: list[str] = field(default_factory=lambda: [
+        "<fim_prefix>", "<fim_middle>", "<fim_suffix>"])  # the tokenizer's, or added
     logging_steps: Annotated[int, AT_LEAST_1] = field(default=5, metadata={RUN_ONLY: True})
     save_steps: Annotated[int, NON_NEGATIVE] = field(  # checkpoint interval (0 = none)
         default=50, metadata={RUN_ONLY: True})
@@ -320,6 +326,11 @@ class Params:
     select: SelectConfig = field(default_factory=SelectConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if (self.train.objective == "fim") != bool(self.data.text_column):
+            yield "train.objective", ("fim trains on raw code: set data.text_column (e.g. "
+                                      "text) for it, and only for it")
 
 
 SECTIONS: dict[str, type] = typing.get_type_hints(Params)

@@ -34,6 +34,8 @@ def embed(texts: list[str], model: str = "minilm", batch_size: int = 64,
 
 
 def text_of(record: dict, field: str) -> str:
+    if "instruction" not in record:  # a raw-code record (fill-in-the-middle)
+        return record["text"]
     if field == "instruction":
         return record["instruction"]
     return record["instruction"] + "\n\n" + record["response"]

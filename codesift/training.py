@@ -227,8 +227,11 @@ def _dtype(cfg: TrainConfig) -> str:
     return "bfloat16" if cfg.bf16 else "float32"
 
 
-def prepare_model(base: str, cfg: TrainConfig, attn: str = "sdpa"):
-    """Load the base model for `full`, `lora` or `qlora` training."""
+def prepare_model(base: str, cfg: TrainConfig, attn: str = "sdpa", vocab: int | None = None,
+                  new_tokens: list[int] | None = None):
+    """Load the base model for `full`, `lora` or `qlora` training. Tokens added to the
+    tokenizer (`new_tokens`, FIM sentinels) get embeddings (resized to `vocab`), which LoRA
+    trains too (PEFT's trainable_token_indices)."""
     if "flash" in attn and not torch.cuda.is_available():
         raise CodesiftError(f"model.attn_implementation={attn} needs a CUDA GPU and flash-attn "
                             "(requirements-gpu.txt); use sdpa on CPU")
@@ -244,12 +247,15 @@ def prepare_model(base: str, cfg: TrainConfig, attn: str = "sdpa"):
     else:
         model = load_model(base, _dtype(cfg), attn_implementation=attn)
     model.config.use_cache = False  # a KV cache disables packed-sequence detection
+    if vocab and vocab > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(vocab)
     if cfg.method == "full":
         return model
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+                      trainable_token_indices=new_tokens or None)
     return get_peft_model(model, lora)
 
 
@@ -281,13 +287,14 @@ class TrainRun:
 def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: TrainConfig,
           out: Path | None, checkpoints: Path, callbacks: list | None = None,
           attn: str = "sdpa", tasks: list[str] | None = None,
-          valid: list[dict] | None = None) -> TrainRun:
+          valid: list[dict] | None = None, new_tokens: list[int] | None = None) -> TrainRun:
     """Fine-tune (resuming from the newest checkpoint in `checkpoints` if any) and save a
     standalone model in `out` (LoRA merged; adapter in out/adapter). `tasks`: the task names
     of a multi-task run (examples carry task indices). `valid`: examples for the validation
-    loss every `cfg.eval_steps`. Token counts are this process's own (per rank under DDP)."""
+    loss every `cfg.eval_steps`. `new_tokens`: ids added to `tok` (they get embeddings).
+    Token counts are this process's own (per rank under DDP)."""
     set_seed(cfg.seed)  # LoRA's A matrices are drawn here, before the Trainer seeds anything
-    model = prepare_model(base, cfg, attn)
+    model = prepare_model(base, cfg, attn, len(tok), new_tokens)
     collator = Collator(cfg.pad_mode, tok.pad_token_id, cfg.max_seq_len,
                         flatten="flash" in attn and PAD_MODES[cfg.pad_mode].packed)
     if cfg.eval_steps and not valid:
@@ -338,7 +345,9 @@ def _save(model, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig, out:
         if cfg.method == "qlora":
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(load_model(base, _dtype(cfg)), out / "adapter")
+            full = load_model(base, _dtype(cfg))
+            full.resize_token_embeddings(model.get_input_embeddings().num_embeddings)
+            model = PeftModel.from_pretrained(full, out / "adapter")
         model = model.merge_and_unload()
     model.config.use_cache = True  # generation wants the KV cache back
     model.save_pretrained(out)

@@ -57,7 +57,8 @@ def main(args, p) -> None:
     tok = load_tokenizer(args.model)
     template = load_template(args.templates, p.template.name, p.template.system)
     to_pair = VARIANTS[cfg.variant].pair
-    pairs = [to_pair(template, tok, r["instruction"], r["response"]) for r in records]
+    pairs = [to_pair(template, tok, r["instruction"], r["response"]) if "instruction" in r
+             else ("", "") for r in records]  # raw code (fim): IFD needs a prompt and answer
     settings = {"variant": cfg.variant, "max_len": cfg.max_len, "dtype": p.model.dtype,
                 "pack": cfg.pack, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
                 "records": [[r["id"], *pr] for r, pr in zip(records, pairs, strict=True)]}

@@ -33,10 +33,11 @@ def main(args, p) -> None:
         rows += read_jsonl(f"{args.shards}/{k}/scores.jsonl")
         stats.append(read_json(f"{args.shards}/{k}/stats.json"))
         timing.append(read_json(f"{args.shard_metrics}/{k}.json"))
-    if [r["id"] for r in rows] != [r["id"] for r in read_jsonl(args.data)]:
+    prepared = read_jsonl(args.data)
+    if [r["id"] for r in rows] != [r["id"] for r in prepared]:
         raise CodesiftError(f"{args.shards}: shards do not cover {args.data} in order; "
                             "rerun the ifd stages")
-    if not any(r["ifd"] is not None for r in rows):
+    if not any(r["ifd"] is not None for r in rows) and any("instruction" in r for r in prepared):
         raise CodesiftError(f"no sample could be scored: {_reasons(rows)} (ifd.max_len is "
                             f"{p.ifd.max_len})")
     write_jsonl(args.out, rows)
@@ -48,8 +49,9 @@ def main(args, p) -> None:
         "n_resumed": sum(t["n_resumed"] for t in timing), "num_shards": n,
         "seconds": seconds, "tokens_per_second": tokens / seconds if seconds else None,
         "merge_seconds": time.perf_counter() - start,
-        "mean_ifd": statistics.fmean(ifds), "median_ifd": statistics.median(ifds),
-        "frac_ifd_ge_1": sum(v >= 1 for v in ifds) / len(ifds),
+        "mean_ifd": statistics.fmean(ifds) if ifds else None,
+        "median_ifd": statistics.median(ifds) if ifds else None,
+        "frac_ifd_ge_1": sum(v >= 1 for v in ifds) / len(ifds) if ifds else None,
     })
     write_json(args.hist, histogram(ifds))
 

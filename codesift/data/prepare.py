@@ -74,6 +74,9 @@ def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
                             f"expected a JSON object, got {type(obj).__name__}")
     task = {"task": _string_field(where, obj, cfg.task_column, "data.task_column")} \
         if cfg.task_column else {}
+    if cfg.text_column:  # a raw-code corpus (fill-in-the-middle)
+        return {**task, "text": _string_field(where, obj, cfg.text_column, "data.text_column"),
+                "source": where}
     if cfg.chat_column and cfg.chat_column in obj:
         return {**chat_record(where, obj[cfg.chat_column], cfg.chat_column), **task}
     out = {**task,"instruction": _string_field(where, obj, cfg.instruction_column,
@@ -126,12 +129,13 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
                 raise
             report.add_invalid(e.reason, e.where)
             continue
-        key = (rec["instruction"].strip(), rec["response"].strip())
+        key = (rec["text"].strip(),) if "text" in rec else \
+            (rec["instruction"].strip(), rec["response"].strip())
         if key in seen:
             report.n_duplicates += 1
             continue
         seen.add(key)
-        hit = index.match(rec["instruction"] + "\n" + rec["response"])
+        hit = index.match("\n".join(key))
         if hit:
             report.n_contaminated += 1
             report.contaminated_by[hit] += 1

@@ -82,6 +82,29 @@ def _parquet(path: Path) -> Iterator[Raw]:
         yield f"{path}[row {i}]", obj
 
 
+@reader(".py")
+def _code(path: Path) -> Iterator[Raw]:
+    """A source file, whole: one raw-code record {"text"} (data.text_column: text)."""
+    try:
+        yield str(path), {"text": path.read_text(encoding="utf-8")}
+    except UnicodeDecodeError as e:
+        yield str(path), BadLine("bad_utf8", f"{path}: not valid UTF-8 (byte {e.start})")
+
+
+@reader(".txt")
+def _text(path: Path) -> Iterator[Raw]:
+    """Raw code with documents separated by a blank line before an unindented line (as
+    data/sample/pretrain.txt): one record {"text"} per document."""
+    import re
+
+    text = path.read_bytes().decode("utf-8", errors="strict")
+    line = 1
+    for doc in re.split(r"\n\n(?=\S)", text):
+        if doc.strip():
+            yield f"{path}:{line}", {"text": doc}
+        line += doc.count("\n") + 2
+
+
 @reader(".csv")
 def _csv(path: Path) -> Iterator[Raw]:
     """A CSV file with a header row; every value is a string."""
