@@ -16,6 +16,8 @@ import numpy as np
 from codesift import CodesiftError
 from codesift.selection import Pool, register
 
+CHUNK = 8192  # kept samples compared at once: 10,000 x 8,192 floats (330 MB)
+
 
 def batch_filter(x: np.ndarray, order: np.ndarray, threshold: float, batch: int) -> np.ndarray:
     """Which of `order` survive efficode's `filter_embeddings` (boolean, in walk order)."""
@@ -29,7 +31,9 @@ def batch_filter(x: np.ndarray, order: np.ndarray, threshold: float, batch: int)
     kept = emb[:1]
     for lo in range(1, len(order), batch):
         cur = emb[lo:lo + batch]
-        near_kept = (cur @ kept.T > threshold).any(dim=1)
+        near_kept = torch.zeros(len(cur), dtype=torch.bool)
+        for k in range(0, len(kept), CHUNK):  # batch x CHUNK at a time, not batch x kept
+            near_kept |= (cur @ kept[k:k + CHUNK].T > threshold).any(dim=1)
         near_earlier = ((cur @ cur.T).tril(-1) > threshold).any(dim=1)
         ok = ~(near_kept | near_earlier)
         keep[lo:lo + len(cur)] = ok.numpy()

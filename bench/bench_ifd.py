@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # not bench/: bench/select.py would shadow the stdlib's select
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the repo's codesift
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -32,7 +32,7 @@ from codesift.config import IfdConfig  # noqa: E402
 from codesift.io import read_jsonl  # noqa: E402
 from codesift.models import load_model, load_tokenizer  # noqa: E402
 from codesift.scoring import score  # noqa: E402
-from codesift.templates import encode, prompt_text  # noqa: E402
+from codesift.templates import encode, load_template  # noqa: E402
 
 
 @torch.no_grad()
@@ -61,14 +61,15 @@ def main() -> None:
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--max-len", type=int, default=512)
     p.add_argument("--batch-tokens", type=int, default=IfdConfig().batch_tokens)
-    p.add_argument("--template", default="### Instruction:\n{instruction}\n\n### Response:\n")
+    p.add_argument("--template", default="alpaca", help="a templates/ name (default: alpaca)")
     p.add_argument("--repeats", type=int, default=2,
                    help="timed runs of each method, interleaved; the best counts")
     args = p.parse_args()
     torch.set_num_threads(2)
     model, tok = load_model(args.model, "float32"), load_tokenizer(args.model)
     recs = read_jsonl(args.data)[:args.n]
-    pairs = [(prompt_text(args.template, r["instruction"]), r["response"]) for r in recs]
+    template = load_template(ROOT / "templates", args.template)
+    pairs = [template.pair(tok, r["instruction"], r["response"]) for r in recs]
     runs = {
         "reference": lambda: [reference_ifd(model, tok, pr, an, args.max_len) for pr, an in pairs],
         "rows": lambda: [r.ifd for r in score(model, tok, pairs, args.max_len, args.batch_tokens,

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # not bench/: bench/select.py would shadow the stdlib's select
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the repo's codesift
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -28,11 +28,18 @@ from codesift.config import DataConfig, LoraConfig, TrainConfig  # noqa: E402
 from codesift.data.prepare import prepare  # noqa: E402
 from codesift.data.sources import read_source  # noqa: E402
 from codesift.models import load_tokenizer  # noqa: E402
-from codesift.training import Collator, bfd_bins, build_examples, train  # noqa: E402
+from codesift.packing import PAD_MODES  # noqa: E402
+from codesift.templates import load_template  # noqa: E402
+from codesift.training import (  # noqa: E402
+    Collator,
+    build_examples,
+    dataset_items,
+    pad_fraction,
+    train,
+)
 
 INSTRUCT = ROOT.parent / "shared/data/instruct"
-TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
-MODES = ("pad", "dynamic_pad", "dynamic_pack", "bfd")
+MODES = tuple(PAD_MODES)
 
 
 def load_records() -> tuple[list[dict], str]:
@@ -49,12 +56,15 @@ def load_records() -> tuple[list[dict], str]:
 def epoch_pad_fraction(examples: list[dict], mode: str, pad_id: int, max_len: int,
                        batch: int) -> float:
     """Padding over one epoch of batches in a seeded random order (as the Trainer draws)."""
-    items = bfd_bins(examples, max_len) if mode == "bfd" else examples
+    items = dataset_items(examples, mode, max_len)
     order = torch.randperm(len(items), generator=torch.Generator().manual_seed(0)).tolist()
     col = Collator(mode, pad_id, max_len)
+    pads = total = 0
     for start in range(0, len(order), batch):
-        col([items[i] for i in order[start:start + batch]])
-    return col.pad_fraction
+        b = col([items[i] for i in order[start:start + batch]])
+        pads += pad_fraction(b) * b["input_ids"].numel()
+        total += b["input_ids"].numel()
+    return pads / total
 
 
 class StepLosses(TrainerCallback):
@@ -78,7 +88,8 @@ def main() -> None:
     torch.set_num_threads(2)
     tok = load_tokenizer(args.model)
     records, source = load_records()
-    examples, skipped = build_examples(records, tok, TEMPLATE, args.max_seq_len)
+    template = load_template(ROOT / "templates", "alpaca")
+    examples, skipped = build_examples(records, tok, template, args.max_seq_len)
     fractions = {m: epoch_pad_fraction(examples, m, tok.pad_token_id, args.max_seq_len,
                                        args.batch) for m in MODES}
     print(f"{source}: {len(examples)} examples; pad fractions {fractions}", file=sys.stderr)
@@ -90,7 +101,7 @@ def main() -> None:
                           save_steps=0, warmup_steps=0, lr=1e-4, lora=LoraConfig(dropout=0.0))
         cb = StepLosses()
         with tempfile.TemporaryDirectory() as tmp:
-            m = train(args.model, examples, tok, cfg, None, Path(tmp), callbacks=[cb])
+            m = train(args.model, examples, tok, cfg, None, Path(tmp), callbacks=[cb]).metrics
         runs[mode] = {"supervised_tokens_per_s": m["supervised_tokens"] / m["train_seconds"],
                       "seconds": m["train_seconds"], "losses": cb.losses}
         print(f"{mode}: {runs[mode]['seconds']:.1f} s", file=sys.stderr)

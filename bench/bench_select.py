@@ -5,8 +5,8 @@ and includes the child's interpreter, libraries and its copy of the embeddings. 
 to stderr; the last stdout line is one JSON object:
 {"<method>": {"seconds": s, "peak_rss_mb": m}, ..., "activeft_overlap_vs_reference": f}
 
-    .venv/bin/python bench/select.py                       # the full run (100,000 x 768)
-    .venv/bin/python bench/select.py --n 5000 --dim 64 --select 500 --overlap-n 2000
+    .venv/bin/python bench/bench_select.py                 # the full run (100,000 x 768)
+    .venv/bin/python bench/bench_select.py --n 5000 --dim 64 --select 500 --overlap-n 2000
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-# This file is named like the stdlib `select` module, which multiprocessing imports: take
-# its folder off sys.path before anything else is imported, and put the repo root on it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 THREADS = "2"
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = THREADS  # before numpy loads; inherited by the spawned children
@@ -33,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-METHODS = ["cdas", "ifd", "random", "kcenter", "deita", "dq", "activeft"]
+METHODS = ["cdas", "ifd", "random", "kcenter", "ifd_diverse", "deita", "dq", "activeft"]
 
 
 def log(msg: str) -> None:
@@ -59,14 +55,18 @@ def run_method(method: str, data: str, n_select: int, fields: dict) -> dict:
     """In a fresh child: load the pool, time one selection, report peak RSS."""
     import torch
 
-    from codesift.selection import Pool, Request, _load_methods, select
+    from codesift.config import build
+    from codesift.selection import REGISTRY, Pool, select
 
     torch.set_num_threads(int(THREADS))
-    _load_methods()  # library imports are not part of the timing
+    REGISTRY.names()  # library imports are not part of the timing
+    cfg = build({"select": {**fields, "method": method}}, "--set").select
     arrays = np.load(data)
-    pool = Pool(embeddings=arrays["x"], ifd=arrays["ifd"], ppl=np.full(len(arrays["ifd"]), np.nan))
+    n = len(arrays["ifd"])
+    pool = Pool(embeddings=arrays["x"], ifd=arrays["ifd"], ppl=np.full(n, np.nan),
+                deita=arrays["deita"])
     start = time.perf_counter()
-    picked = select(method, pool, Request(n_select=n_select, **{"seed": 0, **fields}))
+    picked = select(pool, n_select, cfg)
     return {"seconds": round(time.perf_counter() - start, 2),
             "peak_rss_mb": round(_peak_rss_mb(), 1), "n_picked": len(picked)}
 
@@ -77,11 +77,13 @@ def run_overlap(n: int, dim: int, m: int, iters: int) -> dict:
     samples (those agree trivially)."""
     import torch
 
-    from codesift.selection.activeft import Settings, assign, fast_params, reference_params
+    from codesift.config import ActiveftOptions
+    from codesift.selection._activeft_reference import reference_params
+    from codesift.selection.activeft import assign, fast_params
 
     torch.set_num_threads(int(THREADS))
     x, _ = synthetic(n, dim, seed=1)
-    s = Settings(iters=iters)
+    s = ActiveftOptions(iters=iters)
     start = time.perf_counter()
     f, ref_theta = reference_params(x, m, 0, s)
     ref = assign(f, ref_theta)
@@ -105,14 +107,17 @@ def _child(fn, *args):
 
 
 def _fields(pairs: list[str]) -> dict:
-    """FIELD=VALUE overrides of Request, typed like the field's default."""
-    from codesift.selection import Request
+    """KEY=VALUE overrides of the select section (`cdas.n_init=1`), as a nested mapping."""
+    import yaml
 
-    defaults = Request(n_select=1)
-    out = {}
+    out: dict = {}
     for pair in pairs:
-        name, value = pair.split("=", 1)
-        out[name] = type(getattr(defaults, name))(value)
+        key, value = pair.split("=", 1)
+        *parents, name = key.split(".")
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = yaml.safe_load(value)
     return out
 
 
@@ -123,7 +128,7 @@ def main() -> None:
     ap.add_argument("--select", type=int, default=10_000)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                    help="override a Request field, e.g. --set n_init=1 (repeatable)")
+                    help="override a select knob, e.g. --set cdas.n_init=1 (repeatable)")
     ap.add_argument("--overlap-n", type=int, default=10_000)
     ap.add_argument("--overlap-dim", type=int, default=384)
     ap.add_argument("--overlap-select", type=int, default=1_000)
@@ -135,7 +140,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = f"{tmp}/pool.npz"
         x, ifd = synthetic(args.n, args.dim)
-        np.savez(data, x=x, ifd=ifd)
+        deita = np.random.default_rng(1).uniform(1, 36, size=args.n)
+        np.savez(data, x=x, ifd=ifd, deita=deita)
         del x, ifd
         log(f"pool {args.n} x {args.dim}, selecting {args.select}, overrides {fields}")
         for method in args.methods.split(","):
