@@ -97,9 +97,12 @@ def _reply(added: str, content: str, tok: PreTrainedTokenizerBase) -> str:
 
 
 def _special_tokens(tok: PreTrainedTokenizerBase) -> list[str]:
+    """Special tokens that can end a reply: all but PAD and BOS, except that EOS always counts,
+    even when it is also the PAD (load_tokenizer's fallback) or the BOS (StarCoder2)."""
     found = set(tok.all_special_tokens)
     found.update(t.content for t in tok.added_tokens_decoder.values() if t.special)
-    return [t for t in found if t and t not in (tok.pad_token, tok.bos_token)]
+    skip = {tok.pad_token, tok.bos_token} - {tok.eos_token}
+    return [t for t in found if t and t not in skip]
 
 
 def load_template(folder: str | Path, name: str, system: str = "") -> Template:
