@@ -50,3 +50,48 @@ def test_n_to_select():
         n_to_select(10, 1.5, 0)
     with pytest.raises(CodesiftError, match="sample_num is 100000, but only 200"):
         n_to_select(200, 0.4, 100000)
+
+
+THROWAWAY = '''
+import numpy as np
+
+from codesift.selection import Pool, register
+
+
+@register("throwaway", needs=("ifd",))
+def throwaway(pool: Pool, n: int, cfg) -> np.ndarray:
+    return np.arange(len(pool))[-n:]  # the last n records
+'''
+
+
+def test_a_new_selector_is_one_file(tmp_path):
+    """A selector module dropped into a copy of the package is found and runs through the
+    select stage, with no other file edited."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.test_errors import pool_files
+
+    repo = tmp_path / "repo"
+    for part in ("codesift", "stages", "templates"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "codesift/selection/throwaway.py").write_text(THROWAWAY)
+    (repo / "params.yaml").write_text((ROOT / "params.yaml").read_text().replace(
+        "  method: cdas ", "  method: throwaway ", 1).replace("ratio: 0.4 ", "ratio: 0.5 ", 1))
+    for rel, content in pool_files(n=4).items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = subprocess.run([sys.executable, "-m", "codesift.config", "--check"], cwd=repo,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([sys.executable, "-m", "stages.select", "--data", "p.jsonl", "--scores",
+                          "s.jsonl", "--deita", "d.jsonl", "--embeddings", "emb", "--out",
+                          "sel.jsonl", "--metrics", "m.json", "--plots", "plots"],
+                         cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(x)["id"] for x in (repo / "sel.jsonl").read_text().splitlines()] == \
+        ["r2", "r3"]
+    assert json.loads((repo / "m.json").read_text())["method"] == "throwaway"
