@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv system run test lint bench profile clean
+.PHONY: venv system run test test-fast lint profile clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,14 +19,17 @@ system:  ## system packages the tests use (sshd for the SSH remote test); root +
 run: venv  ## reproduce the whole pipeline (embedded default: offline, CPU)
 	dvc repro
 
-test: venv system  ## the test suite (what CI runs)
+test: venv system  ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q
+
+test-fast: venv  ## everything but the end-to-end DVC runs and other tests marked slow
+	$(PY) -m pytest -q -m "not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
-profile: venv  ## merge a profile into params.yaml: make profile P=configs/paper.yaml
-	$(PY) -m codesift.config $(P)
+profile: venv  ## apply a profile to params.yaml, comments kept: make profile P=configs/ci.yaml
+	$(PY) -m codesift.config --apply --profile $(P)
 
 clean:
 	rm -rf $(VENV)
