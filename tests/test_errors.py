@@ -27,6 +27,7 @@ MERGE = ["python", "-m", "stages.ifd_merge", "--shards", "shards", "--shard-metr
          "out/h.json"]
 IFD = ["python", "-m", "stages.ifd", "--model", "m", "--data", "p.jsonl", "--templates",
        str(ROOT / "templates"), "--out", "o", "--metrics", "o.json", "--resume", "r"]
+EVAL = ["python", "-m", "codesift.evaluation", "--benchmark", "humaneval", "--samples"]
 GOOD = {"instruction": "Add two numbers.", "response": "def add(a, b):\n    return a + b"}
 HUMANEVAL_0 = ("from typing import List\n\n\ndef has_close_elements(numbers: List[float], "
                "threshold: float) -> bool:\n    \"\"\" Check if in given list of numbers, are "
@@ -125,6 +126,15 @@ CASES = [
     Case("nothing scored", MERGE, "no sample could be scored: 3 x prompt alone has 9 tokens",
          files=pool_files(failed=True)),
     Case("bad shard", [*IFD, "--shard", "x"], "--shard 'x': expected a shard number or `auto`"),
+    Case("evaluation CLI: missing samples", [*EVAL, "missing.jsonl"],
+         "--samples missing.jsonl: file not found"),
+    Case("evaluation CLI: pass@5 of one sample", [*EVAL, "one.jsonl", "--limit", "1", "--k", "5"],
+         "--k 5: pass@5 needs at least 5 samples per task, but HumanEval/0 has 1",
+         files={"one.jsonl": jsonl({"task_id": "HumanEval/0", "solution": "x = 1"})}),
+    Case("evaluation CLI: memory 0", [*EVAL, "one.jsonl", "--memory-mb", "0"],
+         "--memory-mb: eval.memory_mb: 0 is not in [64, inf)"),
+    Case("evaluation CLI: negative limit", [*EVAL, "one.jsonl", "--limit", "-3"],
+         "--limit: eval.limit: -3 is not in [0, inf)"),
 ]
 
 
