@@ -12,6 +12,7 @@ run, as does its loss curve (rebuilt from the checkpointed log history).
 from __future__ import annotations
 
 import resource
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,8 +313,10 @@ def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: Tr
     trainer._start = start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
+    final = checkpoints / "final"
+    trainer.save_model(str(final))  # on every rank: ZeRO-3 and FSDP gather the weights here
     if out is not None and trainer.is_world_process_zero():
-        _save(trainer.model, base, tok, cfg, out)
+        _save(final, base, tok, cfg, out)
     history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
     return TrainRun(_metrics(trainer, result, seconds, resume, len(examples), history), history)
 
@@ -336,19 +339,27 @@ def _metrics(trainer: CountingTrainer, result, seconds: float, resume: str | Non
     }
 
 
-def _save(model, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig, out: Path) -> None:
-    """A standalone model for generation. QLoRA's adapter is merged into the base reloaded
-    in full precision (merging into 4-bit weights would lose the adapter's precision)."""
-    if cfg.method != "full":
-        model.save_pretrained(out / "adapter")
-        _sort_target_modules(out / "adapter" / "adapter_config.json")
-        if cfg.method == "qlora":
-            from peft import PeftModel
+def _save(saved: Path, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig,
+          out: Path) -> None:
+    """A standalone model for generation, from what `Trainer.save_model` wrote (it gathers
+    sharded weights under ZeRO-3 and FSDP, which the model object alone cannot). A LoRA or
+    QLoRA adapter is merged into the base reloaded in full precision (merging into 4-bit
+    weights would lose the adapter's precision)."""
+    from transformers import AutoModelForCausalLM
 
-            full = load_model(base, _dtype(cfg))
-            full.resize_token_embeddings(model.get_input_embeddings().num_embeddings)
-            model = PeftModel.from_pretrained(full, out / "adapter")
-        model = model.merge_and_unload()
+    if cfg.method == "full":
+        model = AutoModelForCausalLM.from_pretrained(saved, dtype="auto")
+    else:
+        from peft import PeftModel
+
+        (out / "adapter").mkdir(parents=True)
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            shutil.copy(saved / name, out / "adapter" / name)  # not training_args.bin: paths
+        _sort_target_modules(out / "adapter" / "adapter_config.json")
+        model = load_model(base, _dtype(cfg))
+        if len(tok) > model.get_input_embeddings().num_embeddings:  # FIM sentinels added
+            model.resize_token_embeddings(len(tok))
+        model = PeftModel.from_pretrained(model, out / "adapter").merge_and_unload()
     model.config.use_cache = True  # generation wants the KV cache back
     model.save_pretrained(out)
     tok.save_pretrained(out)
