@@ -107,11 +107,12 @@ def test_run_cache_restores_every_stage_after_a_param_round_trip(repo, traced):
     changed = original.replace("limit: 220", "limit: 150", 1)
     assert changed != original
     params.write_text(changed)
-    assert ran(sh("dvc", "repro", cwd=repo)) == STAGES  # new data: everything runs
+    downstream = STAGES - {"base"}  # the base model does not read the data
+    assert ran(sh("dvc", "repro", cwd=repo)) == downstream  # new data: all of them run
     params.write_text(original)
     log = sh("dvc", "repro", cwd=repo)
     assert ran(log) == set()
-    assert from_run_cache(log) == STAGES
+    assert from_run_cache(log) == downstream
     assert "up to date" in sh("dvc", "status", cwd=repo)
 
 
