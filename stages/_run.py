@@ -17,16 +17,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning")
 
 
-def run(main: Callable, doc: str, add_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Parse args and params.yaml, run `main(args, params)`; a user error (bad params or
-    input, a file that cannot be read or written) is one line on stderr and exit code 2."""
+def run(main: Callable, doc: str, paths: dict[str, str],
+        add_args: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """Parse `paths` (flag -> help, all required) and any other args, then params.yaml, run
+    `main(args, params)`; a user error (bad params or input, a file that cannot be read or
+    written) is one line on stderr and exit code 2."""
     from codesift import CodesiftError
 
     parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml",
                         help="params file (default: %(default)s)")
-    add_args(parser)
+    for flag, help_ in paths.items():
+        parser.add_argument(flag, required=True, help=help_)
+    if add_args:
+        add_args(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # CPU kernel notice, harmless

@@ -29,10 +29,11 @@ def main(args, p) -> None:
     write_json(args.metrics, {**stats, "seconds": time.perf_counter() - start})
 
 
-def _args(p) -> None:
-    p.add_argument("--out", required=True, help="model directory")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--out": "model directory",
+    "--metrics": "metrics JSON",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

@@ -41,11 +41,12 @@ def main(args, p) -> None:
     write_json(args.metrics, {"n_scored": len(records), "seconds": time.perf_counter() - start})
 
 
-def _args(p) -> None:
-    p.add_argument("--data", required=True, help="prepared records (JSONL)")
-    p.add_argument("--out", required=True, help="DEITA scores (JSONL)")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--data": "prepared records (JSONL)",
+    "--out": "DEITA scores (JSONL)",
+    "--metrics": "metrics JSON",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

@@ -32,11 +32,12 @@ def main(args, p) -> None:
                               "seconds": time.perf_counter() - start})
 
 
-def _args(p) -> None:
-    p.add_argument("--data", required=True, help="prepared records (JSONL)")
-    p.add_argument("--out", required=True, help="embeddings directory")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--data": "prepared records (JSONL)",
+    "--out": "embeddings directory",
+    "--metrics": "metrics JSON",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from codesift.config import Params
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--samples", required=True, help="dir of <benchmark>.jsonl samples")
-    p.add_argument("--heldout", required=True, help="generate's held-out NLL JSON")
-    p.add_argument("--out", required=True, help="output dir: <benchmark>.jsonl verdicts")
-    p.add_argument("--metrics", required=True, help="output metrics JSON")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--samples": "dir of <benchmark>.jsonl samples",
+    "--heldout": "generate's held-out NLL JSON",
+    "--out": "output dir: <benchmark>.jsonl verdicts",
+    "--metrics": "output metrics JSON",
+}
 
 
 def main(args: argparse.Namespace, params: Params) -> None:
@@ -54,4 +55,4 @@ def main(args: argparse.Namespace, params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run(main, __doc__, add_args)
+    run(main, __doc__, PATHS)

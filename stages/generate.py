@@ -17,13 +17,14 @@ if TYPE_CHECKING:
     from codesift.config import Params
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="the fine-tuned model dir")
-    p.add_argument("--valid", required=True, help="the validation split (JSONL)")
-    p.add_argument("--templates", required=True, help="the prompt templates folder")
-    p.add_argument("--samples", required=True, help="output dir: <benchmark>.jsonl each")
-    p.add_argument("--heldout", required=True, help="output JSON: the held-out losses")
-    p.add_argument("--metrics", required=True, help="output metrics JSON (timings)")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--model": "the fine-tuned model dir",
+    "--valid": "the validation split (JSONL)",
+    "--templates": "the prompt templates folder",
+    "--samples": "output dir: <benchmark>.jsonl each",
+    "--heldout": "output JSON: the held-out losses",
+    "--metrics": "output metrics JSON (timings)",
+}
 
 
 def main(args: argparse.Namespace, params: Params) -> None:
@@ -72,4 +73,4 @@ def main(args: argparse.Namespace, params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run(main, __doc__, add_args)
+    run(main, __doc__, PATHS)

@@ -79,19 +79,20 @@ def main(args, p) -> None:
     log.path.unlink(missing_ok=True)
 
 
-def _args(p) -> None:
+def _shard(p) -> None:
     p.add_argument("--shard", default="0", help="which of ifd.num_shards to score, or `auto` "
                    "for this process's rank under accelerate launch / torchrun")
-    p.add_argument("--model", required=True, help="base model directory")
-    p.add_argument("--data", required=True, help="prepared records (JSONL)")
-    p.add_argument("--templates", required=True, help="folder of prompt templates")
-    p.add_argument("--out", required=True, help="this shard's output directory ({shard} is "
-                   "replaced by the shard number)")
-    p.add_argument("--metrics", required=True, help="this shard's timings (JSON; {shard} "
-                   "likewise)")
-    p.add_argument("--resume", required=True,
-                   help="where a killed shard's finished chunks are kept")
+
+
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--model": "base model directory",
+    "--data": "prepared records (JSONL)",
+    "--templates": "folder of prompt templates",
+    "--out": "this shard's output directory ({shard} is replaced by the shard number)",
+    "--metrics": "this shard's timings (JSON; {shard} likewise)",
+    "--resume": "where a killed shard's finished chunks are kept",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS, _shard)

@@ -64,14 +64,15 @@ def _reasons(rows: list[dict]) -> str:
     return "; ".join(f"{c} x {e}" for e, c in top)
 
 
-def _args(p) -> None:
-    p.add_argument("--shards", required=True, help="directory of ifd@k output dirs 0..N-1")
-    p.add_argument("--shard-metrics", required=True, help="directory of ifd@k timings k.json")
-    p.add_argument("--data", required=True, help="prepared records (JSONL)")
-    p.add_argument("--out", required=True, help="merged scores (JSONL)")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
-    p.add_argument("--hist", required=True, help="IFD histogram (dvc plots JSON)")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--shards": "directory of ifd@k output dirs 0..N-1",
+    "--shard-metrics": "directory of ifd@k timings k.json",
+    "--data": "prepared records (JSONL)",
+    "--out": "merged scores (JSONL)",
+    "--metrics": "metrics JSON",
+    "--hist": "IFD histogram (dvc plots JSON)",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

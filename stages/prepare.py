@@ -37,12 +37,13 @@ def main(args, p) -> None:
     print(f"prepare: {report.summary()}; {len(valid)} set aside for validation")
 
 
-def _args(p) -> None:
-    p.add_argument("--source", required=True, help="data.source (ignored when data.hub is set)")
-    p.add_argument("--out", required=True, help="prepared records to select from (JSONL)")
-    p.add_argument("--valid", required=True, help="the validation split (JSONL)")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--source": "data.source (ignored when data.hub is set)",
+    "--out": "prepared records to select from (JSONL)",
+    "--valid": "the validation split (JSONL)",
+    "--metrics": "metrics JSON",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

@@ -70,15 +70,16 @@ def main(args, p) -> None:
     print(f"select: {cfg.method} kept {len(picked)} of {len(records)} (requested {n})")
 
 
-def _args(p) -> None:
-    p.add_argument("--data", required=True, help="prepared records (JSONL)")
-    p.add_argument("--scores", required=True, help="IFD scores (JSONL, prepared order)")
-    p.add_argument("--deita", required=True, help="DEITA scores (JSONL; empty if not scored)")
-    p.add_argument("--embeddings", required=True, help="embeddings directory")
-    p.add_argument("--out", required=True, help="selected records (JSONL)")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
-    p.add_argument("--plots", required=True, help="directory for the plot data (JSON)")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--data": "prepared records (JSONL)",
+    "--scores": "IFD scores (JSONL, prepared order)",
+    "--deita": "DEITA scores (JSONL; empty if not scored)",
+    "--embeddings": "embeddings directory",
+    "--out": "selected records (JSONL)",
+    "--metrics": "metrics JSON",
+    "--plots": "directory for the plot data (JSON)",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)

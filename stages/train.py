@@ -134,17 +134,17 @@ def write_curve(live_dir: str, history: list[dict]) -> None:
     live.end()
 
 
-def _args(p) -> None:
-    p.add_argument("--model", required=True, help="base model directory")
-    p.add_argument("--data", required=True, help="selected records (JSONL)")
-    p.add_argument("--valid", required=True, help="the validation split (JSONL)")
-    p.add_argument("--templates", required=True, help="folder of prompt templates")
-    p.add_argument("--out", required=True, help="fine-tuned model directory")
-    p.add_argument("--metrics", required=True, help="metrics JSON")
-    p.add_argument("--live", required=True, help="dvclive directory (training curve)")
-    p.add_argument("--checkpoints", required=True,
-                   help="where checkpoints of unfinished runs live")
+PATHS = {  # every path comes from dvc.yaml's cmd
+    "--model": "base model directory",
+    "--data": "selected records (JSONL)",
+    "--valid": "the validation split (JSONL)",
+    "--templates": "folder of prompt templates",
+    "--out": "fine-tuned model directory",
+    "--metrics": "metrics JSON",
+    "--live": "dvclive directory (training curve)",
+    "--checkpoints": "where checkpoints of unfinished runs live",
+}
 
 
 if __name__ == "__main__":
-    run(main, __doc__, _args)
+    run(main, __doc__, PATHS)
