@@ -9,7 +9,10 @@ and lists into strings. Keys missing from older runs are left blank.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import yaml
 from codesift import CodesiftError
 from codesift.compare.results import Experiment
 
+log = logging.getLogger(__name__)
 WORKSPACE = "workspace"
 METRICS, VERDICTS = "metrics", "results/eval"
 
@@ -72,10 +76,18 @@ def experiment_states(root: Path) -> dict[str, str]:
 
 
 def _dvc(root: Path, *args: str) -> str:
-    proc = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True)
+    return run_tool(root, "dvc", *args)
+
+
+def run_tool(root: Path, *cmd: str) -> str:
+    """stdout of a command run in `root`, this interpreter's bin first on PATH (so `dvc` and
+    the queue workers it spawns are this environment's, activated or not)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc = subprocess.run(list(cmd), cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PATH": path})
     if proc.returncode:
-        raise CodesiftError(f"dvc {' '.join(args)} failed in {root}: "
-                            f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+        raise CodesiftError(f"{' '.join(cmd[:4])} ... failed in {root}: "
+                            f"{(proc.stderr or proc.stdout).strip()[-800:]}")
     return proc.stdout
 
 
@@ -108,15 +120,17 @@ def _files(fs: Any, folder: str, suffix: str) -> list[str]:
 
 
 def _read(fs: Any, path: str, parse: Any) -> Any:
-    """Parsed content, or None when the file is missing (older runs) or not in the cache."""
+    """Parsed content; None when the revision lacks the file (older runs) or its data is not
+    in the DVC cache (said on stderr: `dvc pull` brings it)."""
     try:
         return parse(fs.read_text(path))
-    except (FileNotFoundError, ValueError, yaml.YAMLError):
+    except FileNotFoundError:
+        if fs.exists(path):
+            log.warning("%s: in the revision but not in the DVC cache (dvc pull)", path)
         return None
-    except Exception as e:  # DVC raises its own errors for outputs missing from the cache
-        if type(e).__name__ in ("CheckoutError", "FileMissingError", "PathMissingError"):
-            return None
-        raise
+    except (ValueError, yaml.YAMLError) as e:
+        log.warning("%s: unreadable (%s)", path, e)
+        return None
 
 
 def _jsonl(text: str) -> list[dict]:
@@ -155,6 +169,9 @@ def read_experiments(root: Path, names: Sequence[str] = (), all_branches: bool =
     """Every listed experiment once. By default the workspace row is dropped when it holds
     exactly the results of a listed revision (after `dvc exp run` it is the last one)."""
     refs = list(dict.fromkeys(list_refs(root, names, all_branches)))
+    repeated = {r.name for r in refs if [x.name for x in refs].count(r.name) > 1}
+    refs = [Ref(f"{r.name}@{r.rev[:7]}", r.rev) if r.name in repeated and r.rev else r
+            for r in refs]  # e.g. experiments of the same name on two branches
     exps = [read_experiment(root, ref) for ref in refs]
     if names:
         return exps

@@ -100,6 +100,9 @@ def compare(experiments: list[Experiment], baseline: str | None = None,
     test against the baseline on their common tasks."""
     if not experiments:
         raise CodesiftError("no experiments to compare")
+    names = [e.name for e in experiments]
+    if len(set(names)) < len(names):
+        raise CodesiftError(f"experiment names repeat: {', '.join(names)}")
     base = pick_baseline(experiments, baseline)
     by_name = {e.name: e for e in experiments}
     benchmarks = sorted({b for e in experiments for b in (*e.verdicts, *e.reported)})

@@ -64,5 +64,8 @@ def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experi
             except CodesiftError as e:
                 raise CodesiftError(f"{path}: {e}")
             exp = exps.setdefault(path.stem, Experiment(path.stem))
+            if name in exp.verdicts:
+                raise CodesiftError(f"{path}: a second {name} file named {path.stem}; an "
+                                    "experiment is named after its file, so rename one")
             exp.verdicts[name] = verdicts
     return list(exps.values())

@@ -11,7 +11,6 @@ file is refused, since queued experiments would silently run it.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,11 +27,9 @@ DONE = {"success", "failed"}
 
 
 def _run(root: Path, *cmd: str) -> str:
-    proc = subprocess.run(list(cmd), cwd=root, capture_output=True, text=True)
-    if proc.returncode:
-        raise CodesiftError(f"{' '.join(cmd[:4])} ... failed in {root}: "
-                            f"{(proc.stderr or proc.stdout).strip()[-800:]}")
-    return proc.stdout
+    from codesift.compare.experiments import run_tool
+
+    return run_tool(root, *cmd)
 
 
 def committed_params(root: Path) -> dict:
