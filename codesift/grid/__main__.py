@@ -4,9 +4,10 @@
         [--run] [--jobs 1] [--dry-run]
 
 Each experiment is `dvc exp run --queue -n <name> -S ...` from the committed params.yaml plus
-its own overrides (the grid's profile and common ones included); see configs/grids/ for the
-format. --run then starts the queue (`dvc queue start -j N`), waits for the grid's
-experiments and writes reports/compare.md and compare.html over them.
+its own overrides (the grid's profile and common ones included); the file format is in
+codesift/grid/__init__.py's docstring, examples in configs/grids/. --run then starts the
+queue (`dvc queue start -j N`), waits for the grid's experiments and writes
+reports/compare.md and compare.html over them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run", action="store_true",
                    help="start the queue, wait for it and write the compare report")
     p.add_argument("--jobs", type=int, default=1,
-                   help="queue workers with --run (default: %(default)s; upstream stages are "
-                        "shared through the run cache, so the first run fills it)")
+                   help="queue workers with --run (default: %(default)s: stages the grid leaves "
+                        "unchanged run in the first experiment and come from the run cache "
+                        "after; with more workers, several may run them at once)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the grid and print the dvc commands; queue nothing")
     p.add_argument("--bootstrap", type=int, default=10_000,
@@ -74,7 +76,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"queued {len(names)}: {', '.join(names)}", file=sys.stderr)
         if not args.run:
             return
-        states = run_queue(args.repo, names, args.jobs)
+        try:
+            states = run_queue(args.repo, names, args.jobs)
+        except KeyboardInterrupt:
+            print("stopped waiting; the queue runs on (`dvc queue status`); report later with "
+                  f"python -m codesift.compare --exp {' '.join(names)}", file=sys.stderr)
+            sys.exit(130)
         ok = [n for n in names if states[n] == "success"]
         failed = [n for n in names if states[n] != "success"]
         if failed:
