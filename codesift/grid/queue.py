@@ -84,7 +84,7 @@ def queue(root: Path, grid: Grid) -> list[str]:
     return set_aside
 
 
-def run_queue(root: Path, names: list[str], jobs: int, poll_s: float = 15.0
+def run_queue(root: Path, names: list[str], jobs: int, poll_s: float = 30.0
               ) -> dict[str, str]:
     """`dvc queue start -j jobs`, then wait until every named experiment has finished;
     returns name -> success | failed."""
