@@ -1,0 +1,14 @@
+"""Comparisons that mean something: pass@1 with bootstrap intervals, paired tests against a
+baseline, run costs and held-out losses, for DVC experiments or published sample files.
+
+One home per job:
+
+* `stats.py`: bootstrap intervals (two-level with several samples per task), exact McNemar,
+  paired bootstrap;
+* `results.py`: `Experiment` (what a row holds) and `compare` (figures and tests per
+  benchmark and test set against the baseline);
+* `experiments.py`: the experiments DVC knows, read at their revisions;
+* `samples.py`: evalplus sample files evaluated with the project's evaluator;
+* `report.py`: markdown tables, vega-lite plots, the offline HTML page;
+* `__main__.py`: the command line, `python -m codesift.compare --help`.
+"""

@@ -1,0 +1,147 @@
+"""What is compared: an `Experiment` (run facts and per-sample verdicts), and the comparison
+of several against a baseline (pass@1 with bootstrap intervals, paired tests)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codesift import CodesiftError
+from codesift.compare.stats import (
+    Interval,
+    Outcomes,
+    PairedTest,
+    bootstrap_ci,
+    paired_test,
+)
+
+PASS = "pass"  # evalplus's status of a passing test set (codesift.evaluation.judging.PASS)
+SETS = ("base", "plus")
+
+
+@dataclass
+class Experiment:
+    """One row of the report. `facts`: the run's table columns (blank when unknown);
+    `verdicts`: benchmark -> rows {task_id, passed, base_status, plus_status} per sample;
+    `reported`: benchmark -> the metrics file's figures, for runs without verdict files."""
+
+    name: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, list[dict]] = field(default_factory=dict)
+    reported: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def data_size(self) -> float | None:
+        """Training samples (n_selected), what the default baseline maximises."""
+        return self.facts.get("n_selected")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """pass@1 on one benchmark's test set, with its interval and the test against the
+    baseline (None for the baseline itself, or when either run lacks verdicts)."""
+
+    interval: Interval | None
+    test: PairedTest | None = None
+    reported: float | None = None  # the metrics file's value when there are no verdicts
+
+    @property
+    def value(self) -> float | None:
+        return self.interval.estimate if self.interval else self.reported
+
+
+@dataclass
+class Comparison:
+    experiments: list[Experiment]
+    baseline: str
+    benchmarks: list[str]  # in report order
+    sets: dict[str, tuple[str, ...]]  # benchmark -> ("base",) or ("base", "plus")
+    figures: dict[tuple[str, str, str], Figure]  # (experiment, benchmark, set) -> figure
+    n_resamples: int
+    seed: int
+
+
+def outcomes(rows: Sequence[dict], test_set: str) -> Outcomes:
+    """Per-task passes: `base` counts base tests passed, `plus` base and plus tests (evalplus's
+    "HumanEval+"), as the evaluate stage's summary does."""
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        per_task[r["task_id"]].append(r["base_status"] == PASS if test_set == "base"
+                                      else bool(r["passed"]))
+    return Outcomes.from_verdicts(per_task)
+
+
+def verdict_sets(rows: Sequence[dict]) -> tuple[str, ...]:
+    """("base", "plus") when the verdicts carry plus tests, else ("base",)."""
+    return SETS if any(r.get("plus_status") is not None for r in rows) else SETS[:1]
+
+
+def pick_baseline(experiments: Sequence[Experiment], name: str | None) -> str:
+    """`name` (exact, else a unique prefix), or the experiment with the most training data
+    (the full-data run); the first one when no data size is known (sample files)."""
+    names = [e.name for e in experiments]
+    if name:
+        if name in names:
+            return name
+        hits = [n for n in names if n.startswith(name)]
+        if len(hits) != 1:
+            raise CodesiftError(f"--baseline {name!r} matches {len(hits)} of the experiments "
+                                f"({', '.join(names)}); give one name")
+        return hits[0]
+    sized = [e for e in experiments if e.data_size is not None]
+    return max(sized, key=lambda e: e.data_size).name if sized else names[0]
+
+
+def compare(experiments: list[Experiment], baseline: str | None = None,
+            n_resamples: int = 10_000, seed: int = 0) -> Comparison:
+    """Every experiment's pass@1 (with interval) per benchmark and test set, and its paired
+    test against the baseline on their common tasks."""
+    if not experiments:
+        raise CodesiftError("no experiments to compare")
+    names = [e.name for e in experiments]
+    if len(set(names)) < len(names):
+        raise CodesiftError(f"experiment names repeat: {', '.join(names)}")
+    base = pick_baseline(experiments, baseline)
+    by_name = {e.name: e for e in experiments}
+    benchmarks = sorted({b for e in experiments for b in (*e.verdicts, *e.reported)})
+    sets = {b: _sets_of(experiments, b) for b in benchmarks}
+    figures = {}
+    for e in experiments:
+        for b in benchmarks:
+            for s in sets[b]:
+                figures[(e.name, b, s)] = _figure(e, by_name[base], b, s, n_resamples, seed)
+    return Comparison(experiments, base, benchmarks, sets, figures, n_resamples, seed)
+
+
+def _sets_of(experiments: Sequence[Experiment], bench: str) -> tuple[str, ...]:
+    rows = [r for e in experiments for r in e.verdicts.get(bench, [])]
+    reported = [e.reported[bench] for e in experiments if bench in e.reported]
+    return SETS if verdict_sets(rows) == SETS or any("plus" in r for r in reported) else SETS[:1]
+
+
+def _figure(e: Experiment, base: Experiment, bench: str, test_set: str, n_resamples: int,
+            seed: int) -> Figure:
+    rows = e.verdicts.get(bench)
+    if not rows:
+        return Figure(None, reported=_reported(e.reported.get(bench), test_set))
+    mine = outcomes(rows, test_set)
+    interval = bootstrap_ci(mine, n_resamples, seed)
+    if e is base or not base.verdicts.get(bench):
+        return Figure(interval)
+    theirs = outcomes(base.verdicts[bench], test_set)
+    if not set(mine.task_ids) & set(theirs.task_ids):
+        return Figure(interval)
+    return Figure(interval, paired_test(theirs, mine, n_resamples, seed))
+
+
+def _reported(metrics: dict | None, test_set: str) -> float | None:
+    """pass@1 of a metrics file's benchmark entry ({"pass@1", "base": {...}, "plus": {...}})."""
+    if not isinstance(metrics, dict):
+        return None
+    part = metrics.get(test_set) if isinstance(metrics.get(test_set), dict) else None
+    if part is None and test_set == "base" and "plus" not in metrics:
+        part = metrics
+    value = (part or {}).get("pass@1")
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,71 @@
+"""Sample files as experiments: evalplus-format generations (a published run's or ours),
+evaluated with the project's evaluator, one experiment per file name.
+
+A spec is `[BENCHMARK=]PATH`: a `.jsonl` file, a folder (its `*.jsonl`, recursively) or a
+glob; without a prefix the files belong to the default benchmark. Files with the same name
+under several benchmarks are one experiment (a run's HumanEval+ and MBPP+ samples).
+"""
+
+from __future__ import annotations
+
+import glob
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from codesift import CodesiftError
+from codesift.compare.results import Experiment
+from codesift.config import EvalConfig
+
+
+def sample_files(specs: Sequence[str], default: str | None, known: Sequence[str]
+                 ) -> dict[str, list[Path]]:
+    """benchmark -> sample files, in the order given."""
+    out: dict[str, list[Path]] = defaultdict(list)
+    for spec in specs:
+        bench, sep, pattern = spec.partition("=")
+        if not sep:
+            bench, pattern = default or "", spec
+        if bench not in known:
+            raise CodesiftError(f"--samples {spec}: name its benchmark (BENCHMARK=PATH or "
+                                f"--benchmark), one of {', '.join(known)}")
+        files = _expand(pattern)
+        if not files:
+            raise CodesiftError(f"--samples {spec}: no .jsonl sample file there")
+        out[bench].extend(f for f in files if f not in out[bench])
+    return dict(out)
+
+
+def _expand(pattern: str) -> list[Path]:
+    path = Path(pattern)
+    if path.is_dir():
+        return sorted(path.rglob("*.jsonl"))
+    if path.is_file():
+        return [path]
+    return sorted(Path(p) for p in glob.glob(pattern) if p.endswith(".jsonl"))
+
+
+def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experiment]:
+    """Every file through its benchmark's judge (made once per benchmark); with `cfg.limit`,
+    the first tasks only."""
+    from codesift.evaluation.benchmarks import load_benchmark
+    from codesift.evaluation.execution import evaluate_samples
+    from codesift.io import read_jsonl
+
+    exps: dict[str, Experiment] = {}
+    for name, paths in files.items():
+        bench = load_benchmark(name, cfg.datasets).head(cfg.limit)
+        keep = {t["task_id"] for t in bench.tasks}
+        judge = bench.judge(cfg)
+        for path in paths:
+            samples = [s for s in read_jsonl(path) if not cfg.limit or s.get("task_id") in keep]
+            try:
+                verdicts, _ = evaluate_samples(bench, samples, cfg, judge)
+            except CodesiftError as e:
+                raise CodesiftError(f"{path}: {e}")
+            exp = exps.setdefault(path.stem, Experiment(path.stem))
+            if name in exp.verdicts:
+                raise CodesiftError(f"{path}: a second {name} file named {path.stem}; an "
+                                    "experiment is named after its file, so rename one")
+            exp.verdicts[name] = verdicts
+    return list(exps.values())

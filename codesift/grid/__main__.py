@@ -1,0 +1,99 @@
+"""Queue a grid of experiments (and with --run, run them and write the comparison).
+
+    python -m codesift.grid configs/grids/default.yaml [--profile configs/ci.yaml] \\
+        [--run] [--jobs 1] [--dry-run]
+
+Each experiment is `dvc exp run --queue -n <name> -S ...` from the committed params.yaml plus
+its own overrides (the grid's profile and common ones included); the file format is in
+codesift/grid/__init__.py's docstring, examples in configs/grids/. --run then starts the
+queue (`dvc queue start -j N`), waits for the grid's experiments and writes
+reports/compare.md and compare.html over them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codesift import CodesiftError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m codesift.grid", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("grid", type=Path, help="grid file (configs/grids/*.yaml)")
+    p.add_argument("--profile", default=None,
+                   help="profile applied to every experiment (replaces the grid's own)")
+    p.add_argument("--repo", type=Path, default=Path("."), help="DVC repo (default: .)")
+    p.add_argument("--run", action="store_true",
+                   help="start the queue, wait for it and write the compare report")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="queue workers with --run (default: %(default)s: stages the grid leaves "
+                        "unchanged run in the first experiment and come from the run cache "
+                        "after; with more workers, several may run them at once)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the grid and print the dvc commands; queue nothing")
+    p.add_argument("--bootstrap", type=int, default=10_000,
+                   help="bootstrap resamples of the report (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error("--jobs must be at least 1")
+    return args
+
+
+def report(args: argparse.Namespace, names: list[str], baseline: str | None) -> None:
+    from codesift.compare.__main__ import template_path
+    from codesift.compare.experiments import read_experiments
+    from codesift.compare.report import write_report
+    from codesift.compare.results import compare
+
+    c = compare(read_experiments(args.repo, names), baseline, args.bootstrap)
+    md, page = write_report(c, args.repo / "reports", template_path(
+        argparse.Namespace(html_template=None, repo=args.repo)))
+    print(md.read_text(encoding="utf-8"))
+    print(f"wrote {md} and {page}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from codesift.grid import check_params, load_grid
+    from codesift.grid.queue import committed_params, queue, run_queue
+
+    args = parse_args(argv)
+    try:
+        grid = load_grid(args.grid, args.profile)
+        if args.dry_run:
+            check_params(grid, committed_params(args.repo), "params.yaml (HEAD)")
+            for e in grid.experiments:
+                print(" ".join(["dvc exp run --queue -n", e.name,
+                                *(f"-S {s}" for s in e.set_params())]))
+            return
+        set_aside = queue(args.repo, grid)
+        if set_aside:
+            print(f"set aside while queueing, then restored: {', '.join(set_aside)} (a "
+                  "previous `dvc exp run -S` leaves its values there)", file=sys.stderr)
+        names = [e.name for e in grid.experiments]
+        print(f"queued {len(names)}: {', '.join(names)}", file=sys.stderr)
+        if not args.run:
+            return
+        try:
+            states = run_queue(args.repo, names, args.jobs)
+        except KeyboardInterrupt:
+            print("stopped waiting; the queue runs on (`dvc queue status`); report later with "
+                  f"python -m codesift.compare --exp {' '.join(names)}", file=sys.stderr)
+            sys.exit(130)
+        ok = [n for n in names if states[n] == "success"]
+        failed = [n for n in names if states[n] != "success"]
+        if failed:
+            print(f"failed: {', '.join(failed)} (`dvc queue logs NAME`)", file=sys.stderr)
+        if ok:
+            report(args, ok, grid.baseline if grid.baseline in ok else None)
+        if failed:
+            sys.exit(1)
+    except CodesiftError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""A grid into DVC's queue, each experiment from the committed params plus its own overrides.
+
+What DVC does (dvc 3.67, `dvc/repo/experiments/queue/base.py`, `_stash_exp`): `dvc exp run
+--queue` stashes the workspace's changes to tracked files, applies them on HEAD, applies the
+`-S` overrides on top and stores that as the queued experiment. So whatever a previous
+`dvc exp run -S a=1` left in params.yaml (and dvc.lock) rides along into every experiment
+queued after it. Here those leftovers are set aside (`git stash push -- params.yaml
+dvc.lock`) while queueing and put back afterwards; any other uncommitted change to a tracked
+file is refused, since queued experiments would silently run it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from codesift import CodesiftError
+from codesift.grid import Grid
+
+LEFTOVERS = ("params.yaml", "dvc.lock")  # the tracked files `dvc exp run` leaves changed
+STASH_MESSAGE = "codesift.grid: workspace params set aside while queueing"
+DONE = {"success", "failed"}
+
+
+def _run(root: Path, *cmd: str) -> str:
+    from codesift.compare.experiments import run_tool
+
+    return run_tool(root, *cmd)
+
+
+def committed_params(root: Path) -> dict:
+    """params.yaml as committed at HEAD (what every queued experiment starts from)."""
+    return yaml.safe_load(_run(root, "git", "show", "HEAD:params.yaml")) or {}
+
+
+def tracked_changes(root: Path) -> list[str]:
+    """Tracked files that differ from HEAD (staged or not)."""
+    return _run(root, "git", "diff", "--name-only", "HEAD").split()
+
+
+@contextmanager
+def committed_workspace(root: Path) -> Iterator[list[str]]:
+    """The workspace as committed while the block runs: `dvc exp run` leftovers are stashed
+    and restored after; yields the files set aside."""
+    changed = tracked_changes(root)
+    other = [f for f in changed if f not in LEFTOVERS]
+    if other:
+        raise CodesiftError(f"uncommitted changes to {', '.join(other)}: queued experiments "
+                            "would run them; commit or stash them first")
+    if not changed:
+        yield []
+        return
+    _run(root, "git", "stash", "push", "--quiet", "-m", STASH_MESSAGE, "--", *changed)
+    try:
+        yield changed
+    finally:
+        try:
+            _run(root, "git", "stash", "pop", "--quiet")
+        except CodesiftError as e:
+            raise CodesiftError(f"{e}\nyour {', '.join(changed)} are in `git stash list` "
+                                f"({STASH_MESSAGE!r}): restore with `git stash pop`")
+
+
+def queue(root: Path, grid: Grid) -> list[str]:
+    """Queue every experiment of the grid (checked first: params, names); returns the files
+    that were set aside while queueing."""
+    from codesift.compare.experiments import experiment_states
+    from codesift.grid import check_params
+
+    check_params(grid, committed_params(root), "params.yaml (HEAD)")
+    with committed_workspace(root) as set_aside:
+        taken = sorted(set(experiment_states(root)) & {e.name for e in grid.experiments})
+        if taken:
+            raise CodesiftError(f"experiments {', '.join(taken)} exist already (or are queued) "
+                                f"at HEAD: `dvc exp remove {' '.join(taken)}` or `dvc queue "
+                                f"remove {' '.join(taken)}` first")
+        for e in grid.experiments:
+            args = [a for s in e.set_params() for a in ("-S", s)]
+            _run(root, "dvc", "exp", "run", "--queue", "-n", e.name, *args)
+    return set_aside
+
+
+def run_queue(root: Path, names: list[str], jobs: int, poll_s: float = 30.0
+              ) -> dict[str, str]:
+    """`dvc queue start -j jobs`, then wait until every named experiment has finished;
+    returns name -> success | failed."""
+    from codesift.compare.experiments import experiment_states
+
+    _run(root, "dvc", "queue", "start", "-j", str(jobs))
+    while True:
+        states = experiment_states(root)
+        missing = [n for n in names if n not in states]
+        if missing:
+            raise CodesiftError(f"experiments {', '.join(missing)} left the queue unfinished "
+                                "(removed or killed?): see `dvc queue status`")
+        if all(states[n] in DONE for n in names):
+            return {n: states[n] for n in names}
+        time.sleep(poll_s)

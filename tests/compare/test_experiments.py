@@ -1,0 +1,71 @@
+"""End to end on the session's CI run (configs/ci.yaml reproduced once): a two-experiment grid
+queued and run by `python -m codesift.grid --run`, which writes the comparison; then
+`python -m codesift.compare` on chosen experiments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.dvc_repo import commit_all, copy_run, sh
+from tests.test_plots_offline import parse
+
+pytestmark = pytest.mark.slow
+GRID = """
+matrix:
+  select.method: [cdas, random]
+  select.ratio: [0.3]
+"""
+CI = r"\d+\.\d \[\d+\.\d, \d+\.\d\]"  # pass@1 [95% interval]
+
+
+@pytest.fixture(scope="module")
+def repo(ci_run, tmp_path_factory) -> Path:
+    repo = copy_run(ci_run, tmp_path_factory.mktemp("compare") / "repo")
+    (repo / "grid.yaml").write_text(GRID)
+    commit_all(repo, "grid")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def grid_log(repo) -> str:
+    return sh("python", "-m", "codesift.grid", "grid.yaml", "--run", "--jobs", "1",
+              "--bootstrap", "2000", cwd=repo)
+
+
+def rows(md: str) -> dict[str, list[str]]:
+    """experiment -> cells of its row in the pass@1 table."""
+    table = md.split("## pass@1", 1)[1]
+    return {cells[0]: cells[1:] for line in table.splitlines() if line.startswith("| ")
+            and (cells := [c.strip() for c in line.strip("|").split("|")])[0] != "experiment"
+            and not cells[0].startswith("---")}
+
+
+def test_grid_run_writes_the_report_over_its_experiments(repo, grid_log):
+    md = (repo / "reports/compare.md").read_text()
+    assert md in grid_log  # also printed
+    got = rows(md)
+    assert sorted(got) == ["cdas-0.3", "random-0.3"]
+    # random keeps 30% of the data, cdas 30% of each cluster's IFD < 1 samples: fewer
+    assert "Baseline: **random-0.3**" in md
+    cdas, rand = got["cdas-0.3"], got["random-0.3"]
+    assert re.fullmatch(CI, cdas[0]) and re.fullmatch(CI, rand[0])
+    assert rand[1] == "baseline" and re.fullmatch(r"[+-]\d+\.\d, p=[\d.e-]+( \*)?", cdas[1])
+    runs = md.split("## Runs", 1)[1].split("## pass@1")[0]
+    assert re.search(r"\| cdas-0\.3 \| cdas \| 0\.3 \|  \| \d+ \| \d+\.\d% \|", runs)
+    html = (repo / "reports/compare.html").read_text()
+    assert [a for t, a in parse(html).tags if t == "script" and "src" in a] == []
+    assert "cdn." not in html and "vegaEmbed('#plot0'" in html
+
+
+def test_compare_cli_on_chosen_experiments(repo, grid_log):
+    out = sh("python", "-m", "codesift.compare", "--exp", "workspace", "cdas-0.3", "main",
+             "--baseline", "main", "--bootstrap", "500", "--out", "other", cwd=repo)
+    got = rows(out)
+    assert list(got) == ["workspace", "cdas-0.3", "main"]
+    assert got["main"][1] == "baseline" and "p=" in got["cdas-0.3"][1]
+    assert (repo / "other/compare.html").is_file()
+    bad = sh("python", "-m", "codesift.compare", "--exp", "nosuch", cwd=repo, check=False)
+    assert bad.startswith("error: nosuch: no such experiment, branch or commit")

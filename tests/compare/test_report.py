@@ -1,0 +1,123 @@
+"""The comparison of a few made-up experiments: the baseline picked, both tables, the plots,
+and an HTML page that loads nothing from outside (and draws every plot, when chromium is
+there)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from codesift import CodesiftError
+from codesift.compare.report import markdown, page, plots, write_report
+from codesift.compare.results import Experiment, compare, pick_baseline
+from tests.conftest import ROOT
+from tests.test_plots_offline import CHROMIUMS, parse
+
+TEMPLATE = ROOT / "configs/plots/template.html"
+N_TASKS = 40
+
+
+def verdicts(base_rate: int, plus_rate: int) -> list[dict]:
+    """Task i passes base tests if i % 10 < base_rate, plus tests if i % 10 < plus_rate."""
+    return [{"task_id": f"T/{i}", "passed": i % 10 < plus_rate,
+             "base_status": "pass" if i % 10 < base_rate else "fail",
+             "plus_status": "pass" if i % 10 < plus_rate else "fail", "detail": ""}
+            for i in range(N_TASKS)]
+
+
+def run(name: str, method: str, n: int, rates: tuple[int, int], nll: float) -> Experiment:
+    facts = {"method": method, "ratio": n / 100, "n_selected": n, "share": n / 100,
+             "epochs": 1.0, "supervised_tokens": 1000 * n, "train_seconds": 2.5 * n,
+             "pad_fraction": 0.1, "peak_memory_mb": 900.0, "total_seconds": 60.0 + n,
+             "heldout_nll": nll, "valid_loss": nll + 0.1}
+    return Experiment(name, facts, {"humaneval_plus": verdicts(*rates)})
+
+
+@pytest.fixture
+def experiments() -> list[Experiment]:
+    old = Experiment("old", {"method": "ifd", "n_selected": 20},  # no verdict files, no losses
+                     reported={"humaneval_plus": {"pass@1": 0.25, "base": {"pass@1": 0.3},
+                                                  "plus": {"pass@1": 0.25}}})
+    return [run("cdas-0.3", "cdas", 30, (7, 5), 1.2), run("random-0.3", "random", 30, (5, 4), 1.3),
+            run("full", "random", 100, (7, 6), 1.1), old]
+
+
+def test_tables_have_every_row_with_intervals_and_tests(experiments):
+    c = compare(experiments, n_resamples=500)
+    assert c.baseline == "full"  # the most training data
+    md = markdown(c)
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines()
+             if line.startswith("| ") and "---" not in line}
+    assert "| humaneval_plus base | vs baseline | humaneval_plus plus | vs baseline |" in md
+    # cdas-0.3 loses 4 of the baseline's plus passes: p = 2 / 2**4; random-0.3 loses 8 of
+    # its base passes and 8 of its plus passes: p = 2 / 2**8
+    assert re.search(r"\| cdas-0\.3 \| 70\.0 \[\d+\.\d, \d+\.\d\] \| \+0\.0, p=1 \| "
+                     r"50\.0 \[\d+\.\d, \d+\.\d\] \| -10\.0, p=0\.125 \|", md)
+    assert lines["random-0.3"].count("-20.0, p=0.007812 *") == 2
+    assert lines["full"].count("baseline") == 2
+    assert "| old | 30.0 |  | 25.0 |  |" in md  # reported figures, no interval, no test
+    assert "| full | random | 1 |  | 100 | 100.0% | 1 | 100000 | 250.0 | 0.100 | 900 |" in md
+    assert "| old | ifd |  |  | 20 |  |  |  |  |  |  |  |  |  |" in md  # blanks, not errors
+    assert "exact McNemar" in md and "(used here: mcnemar)" in md
+
+
+def test_baseline_by_name_or_unique_prefix(experiments):
+    assert pick_baseline(experiments, "cdas") == "cdas-0.3"
+    assert pick_baseline(experiments, "random-0.3") == "random-0.3"
+    with pytest.raises(CodesiftError, match="matches 0 of"):
+        pick_baseline(experiments, "nope")
+    assert compare(experiments, "cdas", n_resamples=100).baseline == "cdas-0.3"
+    files = [Experiment("b.jsonl"), Experiment("a.jsonl")]
+    assert pick_baseline(files, None) == "b.jsonl"  # no data sizes: the first given
+
+
+def test_plots_draw_lines_per_method_with_the_baseline_band(experiments):
+    c = compare(experiments, n_resamples=500)
+    specs = {re.sub(r" \((band|dashed).*\)$", "", s["title"]): s for s in plots(c)}
+    assert sorted(specs) == ["heldout_nll against data size",
+                             "humaneval_plus base: pass@1 (%) against data size",
+                             "humaneval_plus plus: pass@1 (%) against data size",
+                             "valid_loss against data size"]
+    plus = specs["humaneval_plus plus: pass@1 (%) against data size"]
+    rows = plus["data"]["values"]
+    assert {(r["experiment"], r["method"], r["n_selected"]) for r in rows} == {
+        ("cdas-0.3", "cdas", 30), ("random-0.3", "random", 30), ("old", "ifd", 20)}
+    band, rule = plus["layer"][0], plus["layer"][1]
+    full = c.figures[("full", "humaneval_plus", "plus")].interval
+    assert band["mark"]["type"] == "rect" and "x" not in band["encoding"]
+    assert band["data"]["values"] == [{"pass1": 100 * full.low, "high": 100 * full.high}]
+    assert rule["data"]["values"][0]["pass1"] == pytest.approx(60.0)
+    loss = specs["heldout_nll against data size"]
+    assert [layer["mark"]["type"] for layer in loss["layer"][:2]] == ["rule", "line"]
+
+
+def test_page_loads_nothing_external_and_draws_every_plot(experiments, tmp_path):
+    c = compare(experiments, n_resamples=500)
+    md, html_path = write_report(c, tmp_path / "reports", TEMPLATE)
+    assert md.read_text() == markdown(c)
+    html = html_path.read_text()
+    assert html == page(c, TEMPLATE)
+    tags = parse(html)
+    assert [a for t, a in tags.tags if t == "script" and "src" in a] == []
+    assert [t for t, _ in tags.tags if t in ("link", "iframe", "object", "embed", "base")] == []
+    assert not re.search(r"(src|href)\s*=\s*['\"]?\s*(\w+:)?//", html, re.I)
+    assert "{plot_divs}" not in html and html.count("vegaEmbed('#plot") == 4
+    assert "<td>cdas-0.3</td>" in html and "<th>humaneval_plus plus</th>" in html
+    specs = [json.loads(m.group(1)) for _, s in tags.scripts
+             if (m := re.search(r"var spec = (\{.*\});\s*vegaEmbed\(", s, re.S))]
+    assert [s["title"] for s in specs] == [s["title"] for s in plots(c)]
+
+    exe = next((p for p in map(shutil.which, CHROMIUMS) if p), None)
+    if exe is None:
+        pytest.skip("no chromium on PATH")
+    out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}",
+                          "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+                          "--virtual-time-budget=10000", "--dump-dom", html_path.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("<canvas") == 4, out.stdout[-2000:]
