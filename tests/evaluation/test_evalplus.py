@@ -3,9 +3,8 @@
 The peer samples come with evalplus 0.3.1's own per-task verdicts (`*_eval_results.json`):
 a right harness reproduces them task by task, and a right sanitizer turns the raw samples
 into the published sanitized code. Everything here skips when the data is absent.
-The full reproduction is `slow` (about 4 minutes with the ground truth cached in
-.codesift/evalplus-cache, plus 2 minutes to compute it once); the same check from the
-command line: `python -m codesift.evaluation --benchmark mbpp_plus --no-sanitize --samples
+The full reproduction of every published verdict runs through the comparison report
+(tests/compare/test_samples.py, `slow`); the same check from the command line: `python -m codesift.evaluation --benchmark mbpp_plus --no-sanitize --samples
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized.jsonl --dataset-path
 ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --compare
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized_eval_results.json`.
@@ -199,34 +198,6 @@ def test_cli_prints_one_json_object_last(tmp_path, gt_cache):
                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "--dataset-path" in helptext and "--sanitize" in helptext
     assert "$HUMANEVAL_OVERRIDE_PATH" in helptext and "default: 4096" in helptext
-
-
-@pytest.fixture(scope="module")
-def full_ground_truth():
-    """name -> the whole dataset's ground truth, from the pipeline's cache (loaded once)."""
-    loaded: dict[str, dict] = {}
-
-    def get(name: str) -> dict:
-        if name not in loaded:
-            loaded[name] = bench(name).ground_truth(ROOT / EvalConfig().cache_dir)
-        return loaded[name]
-    yield get
-    loaded.clear()
-
-
-@pytest.mark.slow
-@needs_data
-@pytest.mark.parametrize("name", ["humaneval_plus", "mbpp_plus"])
-@pytest.mark.parametrize("run", RUNS)
-def test_full_reproduction_of_published_figures(run, name, full_ground_truth):
-    """Every task's verdict and the published figures."""
-    samples, published = peer(run, name)
-    b, cfg = bench(name), EvalConfig(sanitize=False)
-    verdicts, summary = evaluate_samples(b, samples, cfg, b.judge(cfg, full_ground_truth(name)))
-    diffs = differences(verdicts, published, plus=True)
-    assert {d["task_id"] for d in diffs} == set(KNOWN_DIFFERENCES.get((run, name), {})), diffs
-    figures = (round(100 * summary["base"]["pass@1"], 1), round(100 * summary["plus"]["pass@1"], 1))
-    assert figures == PUBLISHED[(run, name)]
 
 
 # --- the port of evalplus's comparison, on synthetic tasks (no data needed) ----------------
