@@ -85,14 +85,19 @@ def test_generate_then_evaluate_stages(tiny_dir, tmp_path):
 
     from codesift import CodesiftError
     from codesift.config import EvalConfig, Params
+    from codesift.io import write_jsonl
     from stages import evaluate, generate
 
     params = Params(eval=EvalConfig(limit=2, max_new_tokens=8, batch_size=2))
+    valid = tmp_path / "valid.jsonl"
+    write_jsonl(valid, [{"instruction": "Add one.", "response": "def f(x):\n    return x + 1"}])
     out = {}
     for run in ("a", "b"):
         d = tmp_path / run
         gen = argparse.Namespace(model=str(tiny_dir), templates=str(ROOT / "templates"),
-                                 samples=str(d / "samples"), heldout=str(d / "heldout.json"))
+                                 valid=str(valid), samples=str(d / "samples"),
+                                 heldout=str(d / "heldout.json"),
+                                 metrics=str(d / "generate.json"))
         generate.main(gen, params)
         ev = argparse.Namespace(samples=gen.samples, heldout=gen.heldout, out=str(d / "eval"),
                                 metrics=str(d / "eval.json"))
@@ -102,7 +107,8 @@ def test_generate_then_evaluate_stages(tiny_dir, tmp_path):
     assert out["a"] == out["b"]
     metrics = json.loads((tmp_path / "a/eval.json").read_text())
     assert metrics["humaneval"]["n_tasks"] == 2 and metrics["seconds"] >= 0
-    assert "heldout_nll" in metrics
+    assert "heldout_nll" in metrics and metrics["valid_loss"] > 0
+    assert json.loads((tmp_path / "a/heldout.json").read_text())["n_valid"] == 1
     bad = Params(eval=EvalConfig(benchmarks=["humaneval", "humaneval_pluss"]))
     gen.samples = str(tmp_path / "c")
     with pytest.raises(CodesiftError, match="unknown benchmark 'humaneval_pluss'"):

@@ -4,7 +4,8 @@ The peer samples come with evalplus 0.3.1's own per-task verdicts (`*_eval_resul
 a right harness reproduces them task by task, and a right sanitizer turns the raw samples
 into the published sanitized code. Everything here skips when the data is absent.
 The full reproduction of every published verdict runs through the comparison report
-(tests/compare/test_samples.py, `slow`); the same check from the command line: `python -m codesift.evaluation --benchmark mbpp_plus --no-sanitize --samples
+(tests/compare/test_samples.py, `slow`); the same check from the command line:
+`python -m codesift.evaluation --benchmark mbpp_plus --no-sanitize --samples
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized.jsonl --dataset-path
 ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --compare
 ../shared/data/peer_samples/mbpp/ours-sn10K_vllm_temp0.0-sanitized_eval_results.json`.

@@ -211,9 +211,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         ("--samples", "missing.jsonl"): "error: --samples missing.jsonl: file not found",
         ("--k", "5"): "error: --k 5: pass@5 needs at least 5 samples per task, but "
                       "HumanEval/0 has 1",
-        ("--memory-mb", "0"): "error: --memory-mb: eval.memory_mb: 0 is not in [64, inf]",
-        ("--limit", "-3"): "error: --limit: eval.limit: -3 is not in [0, inf]",
-        ("--timeout-s", "0"): "error: --timeout-s: eval.timeout_s: 0.0 is not in (0, inf]",
+        ("--memory-mb", "0"): "error: --memory-mb: eval.memory_mb: 0 is not in [64, inf)",
+        ("--limit", "-3"): "error: --limit: eval.limit: -3 is not in [0, inf)",
+        ("--timeout-s", "0"): "error: --timeout-s: eval.timeout_s: 0.0 is not in (0, inf)",
         ("--k", "1,x"): "error: --k: expected comma-separated integers, got '1,x'",
         ("--dataset-path", "x.jsonl"): "error: --dataset-path: humaneval reads no dataset file",
     }

@@ -49,8 +49,10 @@ def test_rates_hold_over_many_draws_with_a_seed():
             for _ in range(100)] == modes[:100]
 
 
-def test_examples_supervise_every_token_and_cut_long_documents(tiny):
-    _, tok = tiny
+def test_examples_supervise_every_token_and_cut_long_documents(tiny_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir)  # its own: adding sentinels mutates it
     marks, added = sentinels(tok, ["<fim_prefix>", "<fim_middle>", "<fim_suffix>"])
     assert len(added) == 3 and marks.prefix in added
     assert sentinels(tok, ["<fim_prefix>", "<fim_middle>", "<fim_suffix>"])[1] == []
