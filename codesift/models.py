@@ -59,6 +59,15 @@ def load_tokenizer(name: str, revision: str = "main") -> PreTrainedTokenizerBase
     return tok
 
 
+def save_tokenizer(tok: PreTrainedTokenizerBase, out: str | Path) -> None:
+    """Save without the loading environment: transformers 5 writes the load-time
+    `local_files_only` (set by HF_HUB_OFFLINE) and `is_local` into tokenizer_config.json, so
+    the same model would hash differently on two machines and DVC would call it changed."""
+    for key in ("local_files_only", "is_local"):
+        tok.init_kwargs.pop(key, None)
+    tok.save_pretrained(out)
+
+
 def load_model(name: str, dtype: str = "auto", revision: str = "main",
                attn_implementation: str = "sdpa") -> PreTrainedModel:
     try:
@@ -83,7 +92,7 @@ def materialise(name: str, out: Path, revision: str = "main", dtype: str = "auto
     tok = load_tokenizer(name, revision)
     model = load_model(name, dtype, revision)
     model.save_pretrained(out)
-    tok.save_pretrained(out)
+    save_tokenizer(tok, out)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -127,7 +136,7 @@ def bootstrap(cfg: BootstrapConfig, out: Path, seed: int = 0) -> dict:
     result = Trainer(model=model, args=args, train_dataset=blocks,
                      data_collator=default_data_collator).train()
     model.save_pretrained(out)
-    tok.save_pretrained(out)
+    save_tokenizer(tok, out)
     n_params = sum(p.numel() for p in model.parameters())
     return {"n_params": n_params, "n_blocks": len(blocks), "train_loss": result.training_loss,
             "tokens_seen": cfg.steps * cfg.batch_size * cfg.seq_len,

@@ -33,7 +33,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from codesift import CodesiftError
 from codesift.config import TrainConfig
 from codesift.io import read_json, write_json
-from codesift.models import load_model, torch_dtype
+from codesift.models import load_model, save_tokenizer, torch_dtype
 from codesift.packing import PAD_MODES, pack_rows
 from codesift.templates import Template, encode_turns, record_turns
 
@@ -362,7 +362,7 @@ def _save(saved: Path, base: str, tok: PreTrainedTokenizerBase, cfg: TrainConfig
         model = PeftModel.from_pretrained(model, out / "adapter").merge_and_unload()
     model.config.use_cache = True  # generation wants the KV cache back
     model.save_pretrained(out)
-    tok.save_pretrained(out)
+    save_tokenizer(tok, out)
 
 
 def _sort_target_modules(path: Path) -> None:
