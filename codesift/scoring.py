@@ -232,29 +232,39 @@ def score(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     """
     start = time.perf_counter()
     results, seqs, labels, owner = plan(tok, pairs, max_len, variant)
+    bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
+    sums, counts, tokens = forward_all(model, tok, seqs, labels, max_len, batch_tokens, pack,
+                                       lambda n: bar.update(n / 2))  # two sequences a pair
+    bar.close()
+    _finish(results, owner, sums, counts)
+    stats = ScoreStats(tokens=tokens, seconds=time.perf_counter() - start)
+    stats.n_failed = sum(r.error is not None for r in results)
+    stats.n_scored = len(results) - stats.n_failed
+    stats.n_truncated = sum(r.truncated for r in results if r.error is None)
+    return results, stats
+
+
+def forward_all(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
+                seqs: Sequence[list[int]], labels: Sequence[list[int]], max_len: int,
+                batch_tokens: int, pack: bool = False,
+                on_batch: Callable[[int], object] = lambda n: None
+                ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per-sequence NLL sums and scored-token counts, in length-sorted batches, and the
+    tokens run; `on_batch(n)` after each batch of n sequences (progress)."""
     plain = plain_head(model)
     sums = torch.zeros(len(seqs), dtype=torch.float64)
     counts = torch.zeros(len(seqs), dtype=torch.long)
-    schedule = batches([len(s) for s in seqs], max_len, batch_tokens, pack)
-    bar = tqdm(total=len(pairs), desc="ifd", unit="sample", disable=not progress)
-    stats = ScoreStats()
-    for batch in schedule:
+    tokens = 0
+    for batch in batches([len(s) for s in seqs], max_len, batch_tokens, pack):
         rows = pack_rows(seqs, labels, batch, pad_id=_pad_id(tok))
         if not pack:
             del rows["position_ids"]  # default 0..width-1: no packing for the model to detect
         members = [i for b in batch for i in b]
         ids, s, c = segment_nll(model, rows, plain)
         sums[ids], counts[ids] = s, c
-        stats.tokens += sum(len(seqs[i]) for i in members)
-        bar.update(len(members) / 2)
-        bar.set_postfix(tok_s=f"{stats.tokens / (time.perf_counter() - start):.0f}")
-    bar.close()
-    _finish(results, owner, sums, counts)
-    stats.seconds = time.perf_counter() - start
-    stats.n_failed = sum(r.error is not None for r in results)
-    stats.n_scored = len(results) - stats.n_failed
-    stats.n_truncated = sum(r.truncated for r in results if r.error is None)
-    return results, stats
+        tokens += sum(len(seqs[i]) for i in members)
+        on_batch(len(members))
+    return sums, counts, tokens
 
 
 def _finish(results: list[Score], owner: list[int], sums: torch.Tensor, counts: torch.Tensor
@@ -283,6 +293,20 @@ def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
     results, _ = score(model, tok, pairs, max_len, batch_tokens, progress=False, pack=pack)
     vals = [r.ce_cond for r in results if r.ce_cond is not None]
     return sum(vals) / len(vals) if vals else float("nan")
+
+
+def mean_text_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: Sequence[str],
+                  max_len: int, batch_tokens: int) -> float:
+    """Mean over documents of their mean next-token NLL (raw-code records have no prompt):
+    each document after BOS when the tokenizer has one, cut at `max_len`."""
+    bos = [] if tok.bos_token_id is None else [tok.bos_token_id]
+    seqs = [(bos + ids)[:max_len] for ids in tok(list(texts), add_special_tokens=False)
+            ["input_ids"]]
+    seqs = [s for s in seqs if len(s) > 1]  # pack_rows never scores a sequence's first token
+    sums, counts, _ = forward_all(model, tok, seqs, [list(s) for s in seqs], max_len,
+                                  batch_tokens)
+    means = [float(s / c) for s, c in zip(sums, counts, strict=True) if c > 0]
+    return sum(means) / len(means) if means else float("nan")
 
 
 def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],

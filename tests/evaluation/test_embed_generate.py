@@ -114,3 +114,24 @@ def test_generate_then_evaluate_stages(tiny_dir, tmp_path):
     with pytest.raises(CodesiftError, match="unknown benchmark 'humaneval_pluss'"):
         generate.main(gen, bad)
     assert not (tmp_path / "c").exists()
+
+
+def test_generate_reports_the_validation_loss_of_raw_code_records(tiny_dir, tmp_path):
+    """A FIM run's validation split holds documents ({id, text}), not instructions."""
+    import argparse
+    import json
+
+    from codesift.config import EvalConfig, Params
+    from codesift.io import write_jsonl
+    from stages import generate
+
+    valid = tmp_path / "valid.jsonl"
+    write_jsonl(valid, [{"id": "d0", "text": "def f(x):\n    return x + 1\n", "source": "a"}])
+    gen = argparse.Namespace(model=str(tiny_dir), templates=str(ROOT / "templates"),
+                             valid=str(valid), samples=str(tmp_path / "samples"),
+                             heldout=str(tmp_path / "heldout.json"),
+                             metrics=str(tmp_path / "generate.json"))
+    generate.main(gen, Params(eval=EvalConfig(limit=1, max_new_tokens=4, prompt_mode="base")))
+    heldout = json.loads((tmp_path / "heldout.json").read_text())
+    assert heldout["n_valid"] == 1 and heldout["valid_loss"] > 0
+

@@ -94,3 +94,17 @@ def test_truncated_answers_are_marked_and_scored(tiny, template):
                            progress=False)
     assert results[0].truncated and results[0].ifd is not None and stats.n_truncated == 1
     assert results[0].n_answer_tokens == 48 - encode(tok, p, "x", 48).n_prompt
+
+
+def test_text_nll_is_the_plain_next_token_loss_of_each_document(tiny, sample_records):
+    from codesift.scoring import mean_text_nll
+
+    model, tok = tiny
+    texts = [r["response"] for r in sample_records[:6]]
+    want = []
+    for t in texts:  # one at a time, after BOS, as a plain causal LM: model(ids, labels=ids)
+        ids = torch.tensor([[tok.bos_token_id, *tok(t, add_special_tokens=False)["input_ids"]]])
+        with torch.no_grad():
+            want.append(float(model(input_ids=ids, labels=ids).loss))
+    got = mean_text_nll(model, tok, texts, 512, 2048)
+    assert got == pytest.approx(sum(want) / len(want), rel=1e-5)
