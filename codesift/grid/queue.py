@@ -3,10 +3,13 @@
 What DVC does (dvc 3.67, `dvc/repo/experiments/queue/base.py`, `_stash_exp`): `dvc exp run
 --queue` stashes the workspace's changes to tracked files, applies them on HEAD, applies the
 `-S` overrides on top and stores that as the queued experiment. So whatever a previous
-`dvc exp run -S a=1` left in params.yaml (and dvc.lock) rides along into every experiment
-queued after it. Here those leftovers are set aside (`git stash push -- params.yaml
-dvc.lock`) while queueing and put back afterwards; any other uncommitted change to a tracked
-file is refused, since queued experiments would silently run it.
+`dvc exp run -S a=1` left in params.yaml rides along into every experiment queued after it.
+Here params.yaml is set aside (`git stash push -- params.yaml`) while queueing and put back
+afterwards. dvc.lock rides along on purpose: it is only a record (DVC reruns any stage whose
+params or deps differ from it), and it is the record of what this machine's cache holds; the
+committed one may name outputs made elsewhere (metrics with other timings), and then DVC runs
+every upstream stage again in every experiment instead of checking it out. Any other
+uncommitted change to a tracked file is refused, since queued experiments would run it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from codesift import CodesiftError
 from codesift.grid import Grid
 
 LEFTOVERS = ("params.yaml", "dvc.lock")  # the tracked files `dvc exp run` leaves changed
+SET_ASIDE = ("params.yaml",)  # of those, what must not reach a queued experiment
 STASH_MESSAGE = "codesift.grid: workspace params set aside while queueing"
 DONE = {"success", "failed"}
 
@@ -44,13 +48,14 @@ def tracked_changes(root: Path) -> list[str]:
 
 @contextmanager
 def committed_workspace(root: Path) -> Iterator[list[str]]:
-    """The workspace as committed while the block runs: `dvc exp run` leftovers are stashed
-    and restored after; yields the files set aside."""
+    """The committed params while the block runs: a `dvc exp run` leftover params.yaml is
+    stashed and restored after; yields the files set aside."""
     changed = tracked_changes(root)
     other = [f for f in changed if f not in LEFTOVERS]
     if other:
         raise CodesiftError(f"uncommitted changes to {', '.join(other)}: queued experiments "
                             "would run them; commit or stash them first")
+    changed = [f for f in changed if f in SET_ASIDE]
     if not changed:
         yield []
         return

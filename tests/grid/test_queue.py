@@ -21,22 +21,27 @@ matrix:
 """
 
 
+def queued_revs(repo: Path) -> dict[str, str]:
+    """name -> the commit DVC's queue stash holds for each queued experiment."""
+    out = {}
+    for line in git("log", "-g", "--format=%H %gs", STASH, cwd=repo).splitlines():
+        rev, message = line.split(" ", 1)
+        out[message.rsplit(":", 1)[-1]] = rev  # "commit: dvc-exp:<rev>:<baseline>:<name>"
+    return out
+
+
 def queued(repo: Path) -> dict[str, dict]:
     """name -> params.yaml of each queued experiment, read from DVC's queue stash commits."""
-    log = git("log", "-g", "--format=%H %gs", STASH, cwd=repo).splitlines()
-    out = {}
-    for line in log:
-        rev, message = line.split(" ", 1)
-        name = message.rsplit(":", 1)[-1]  # "commit: dvc-exp:<rev>:<baseline>:<name>"
-        out[name] = yaml.safe_load(git("show", f"{rev}:params.yaml", cwd=repo))
-    return out
+    return {name: yaml.safe_load(git("show", f"{rev}:params.yaml", cwd=repo))
+            for name, rev in queued_revs(repo).items()}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("grid") / "repo", profile=None)
     (repo / "grid.yaml").write_text(GRID)
-    commit_all(repo, "grid")
+    sh("dvc", "repro", "check", cwd=repo)
+    commit_all(repo, "grid, and the check stage's dvc.lock")
     # a real stray override: DVC runs the check stage and leaves select.seed=7 in params.yaml
     sh("dvc", "exp", "run", "-S", "select.seed=7", "check", cwd=repo)
     assert "seed: 7" in (repo / "params.yaml").read_text()
@@ -54,6 +59,11 @@ def test_grid_queues_committed_params_plus_own_overrides_only(repo):
     for name, method in (("cdas-0.2", "cdas"), ("random-0.2", "random")):
         expected = {**committed, "select.method": method, "select.ratio": 0.2}
         assert flatten(got[name]) == expected, name
+    # dvc.lock rides along: the record of what this machine's cache holds
+    lock = (repo / "dvc.lock").read_text()
+    assert lock != git("show", "HEAD:dvc.lock", cwd=repo)  # the stray run changed it
+    for name in got:
+        assert git("show", f"{queued_revs(repo)[name]}:dvc.lock", cwd=repo) == lock, name
     # queueing the same names again is refused before anything is queued
     again = sh("python", "-m", "codesift.grid", "grid.yaml", cwd=repo, check=False)
     assert "cdas-0.2, random-0.2 exist already" in again
