@@ -309,6 +309,19 @@ def mean_text_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: S
     return sum(means) / len(means) if means else float("nan")
 
 
+def validation_loss(model: PreTrainedModel, tok: PreTrainedTokenizerBase, template: Template,
+                    records: Sequence[dict], max_len: int, batch_tokens: int) -> float | None:
+    """The held-out loss of prepared records (None for none): an instruction record's answer
+    given its prompt, as trained; a raw-code record (no instruction: FIM) its plain
+    next-token loss. prepare writes one kind per run."""
+    if not records:
+        return None
+    if "instruction" not in records[0]:
+        return mean_text_nll(model, tok, [r["text"] for r in records], max_len, batch_tokens)
+    pairs = [template.pair(tok, r["instruction"], r["response"]) for r in records]
+    return mean_nll(model, tok, pairs, max_len, batch_tokens)
+
+
 def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],
                     pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
                     log: ChunkLog, chunk_size: int = 512, pack: bool = False,

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
     from codesift.evaluation.generation import generate_hf, generate_vllm, heldout_prompt
     from codesift.io import read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import mean_nll, mean_text_nll
+    from codesift.scoring import mean_nll, validation_loss
     from codesift.templates import load_template
 
     start = time.perf_counter()
@@ -65,16 +65,10 @@ def main(args: argparse.Namespace, params: Params) -> None:
     pairs = [(heldout_prompt(t, cfg.prompt_mode, template, tok), t["canonical_solution"] + eos)
              for t in heldout]
     valid = read_jsonl(args.valid)
-    if not valid:
-        valid_loss = None
-    elif "text" in valid[0]:  # raw code (train.objective fim): the plain next-token loss
-        valid_loss = mean_text_nll(model, tok, [r["text"] for r in valid], 2048, 16384)
-    else:
-        valid_loss = mean_nll(model, tok, [template.pair(tok, r["instruction"], r["response"])
-                                           for r in valid], 2048, 16384)
     write_json(args.heldout, {
         "heldout_nll": mean_nll(model, tok, pairs, 2048, 16384), "n_tasks": len(heldout),
-        "valid_loss": valid_loss, "n_valid": len(valid)})
+        "valid_loss": validation_loss(model, tok, template, valid, 2048, 16384),
+        "n_valid": len(valid)})
     write_json(args.metrics, {"seconds": time.perf_counter() - start})
 
 

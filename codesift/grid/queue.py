@@ -55,18 +55,18 @@ def committed_workspace(root: Path) -> Iterator[list[str]]:
     if other:
         raise CodesiftError(f"uncommitted changes to {', '.join(other)}: queued experiments "
                             "would run them; commit or stash them first")
-    changed = [f for f in changed if f in SET_ASIDE]
-    if not changed:
+    stash = [f for f in changed if f in SET_ASIDE]
+    if not stash:
         yield []
         return
-    _run(root, "git", "stash", "push", "--quiet", "-m", STASH_MESSAGE, "--", *changed)
+    _run(root, "git", "stash", "push", "--quiet", "-m", STASH_MESSAGE, "--", *stash)
     try:
-        yield changed
+        yield stash
     finally:
         try:
             _run(root, "git", "stash", "pop", "--quiet")
         except CodesiftError as e:
-            raise CodesiftError(f"{e}\nyour {', '.join(changed)} are in `git stash list` "
+            raise CodesiftError(f"{e}\nyour {', '.join(stash)} are in `git stash list` "
                                 f"({STASH_MESSAGE!r}): restore with `git stash pop`")
 
 
