@@ -80,6 +80,12 @@ def _benchmarks() -> list[str]:
     return benchmark_names()
 
 
+def _filters() -> list[str]:
+    from codesift.selection.filters import FILTERS
+
+    return FILTERS.names()
+
+
 def _pad_modes() -> list[str]:
     from codesift.packing import PAD_MODES
 
@@ -147,6 +153,14 @@ class TemplateConfig:
 
 @dataclass
 class IfdConfig:
+    """The scorer: which model computes IFD/PPL (Superfiltering's weak-to-strong idea: a small
+    real model scores, the trained model may be another) and how."""
+
+    model: str = "smollm2-135m-instruct"  # base (the trained model) | packaged | .gguf | hub
+    revision: str = "main"  # hub revision of `model`
+    template: str = "chat"  # the scorer's prompt format; "" = template.name (the training one)
+    dtype: Literal["auto", "float32", "bfloat16"] = "bfloat16"  # ranks like fp32 (tested)
+    alignment: bool = True  # also score how much the response predicts the instruction
     variant: Literal["codesift", "cherry", "efficode"] = "codesift"  # see scoring.VARIANTS
     max_len: Annotated[int, Range(2)] = 512
     batch_tokens: Annotated[int, AT_LEAST_1] = 2048  # CPU optimum (bench/bench_ifd.py)
@@ -225,6 +239,12 @@ class SelectConfig:
     n_clusters: Annotated[int, AT_LEAST_1] = 10  # cdas, and the report's cluster histograms
     ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd_filtered/ifd_diverse drop IFD >= this
     per_task: bool = False  # multi-task data: select within each task, the same share of each
+    filters: list[Annotated[str, OneOf(_filters)]] = field(default_factory=lambda: [
+        "ifd_max", "parses", "names", "alignment"])  # applied in order before the method
+    alignment_max: Annotated[float, POSITIVE] = 0.9  # `alignment` drops a reverse IFD >= this
+    label_column: str = "quality"  # a column of the source data reported by label ("": none)
+    flawed_labels: list[str] = field(default_factory=lambda: [
+        "terse", "mismatched", "truncated", "noisy"])  # labels counted as flawed in the report
     cdas: CdasOptions = field(default_factory=CdasOptions)
     deita: DeitaOptions = field(default_factory=DeitaOptions)
     ifd_diverse: IfdDiverseOptions = field(default_factory=IfdDiverseOptions)
@@ -328,6 +348,8 @@ class Params:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def problems(self) -> Iterator[tuple[str, str]]:
+        if "alignment" in self.select.filters and not self.ifd.alignment:
+            yield "select.filters", "the alignment filter needs ifd.alignment: true"
         if (self.train.objective == "fim") != bool(self.data.text_column):
             yield "train.objective", ("fim trains on raw code: set data.text_column (e.g. "
                                       "text) for it, and only for it")
@@ -516,16 +538,24 @@ def profile_overrides(profile: str | Path) -> list[str]:
 def check(params: str | Path = "params.yaml", profile: str | Path | None = None) -> Params:
     """`params` with `profile` merged on top, checked; errors name the file each key came from."""
     raw = read_yaml(params)
-    if profile is None:
-        return build(raw, str(params), full=True)
-    over = read_yaml(profile)
-    keys = set(flatten(over))
+    origin = None
+    if profile is not None:
+        over = read_yaml(profile)
+        keys = set(flatten(over))
+        raw = _merge(raw, over)
 
-    def origin(key: str) -> str:
-        return str(profile) if any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
-                                   for k in keys) else str(params)
+        def origin(key: str) -> str:
+            return str(profile) if any(key == k or key.startswith(k + ".")
+                                       or k.startswith(key + ".") for k in keys) else str(params)
 
-    return build(_merge(raw, over), str(params), origin, full=True)
+    p = build(raw, str(params), origin, full=True)
+    from codesift.preflight import problems  # reads models and data: the full check only
+
+    found = list(problems(p))
+    if found:
+        name = origin or (lambda _key: str(params))
+        raise CodesiftError("\n".join(f"{name(k)}: {k}: {m}" for k, m in found))
+    return p
 
 
 def _merge(base: dict, over: dict) -> dict:

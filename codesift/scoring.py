@@ -97,6 +97,16 @@ def source_segments(tok: PreTrainedTokenizerBase, prompt: str, answer: str, max_
     return Planned((full, [-100] * end + full[end:]), (alone, list(alone)), truncated)
 
 
+ALIGNMENT_PROMPT = "```python\n{response}\n```\nThe instruction this code answers:\n"
+
+
+def alignment_pair(instruction: str, response: str) -> tuple[str, str]:
+    """IFD the other way round (the instruction given the response), in a fixed plain-text
+    format so it means the same for every template: a response that answers *this*
+    instruction makes it easy to predict; another question's answer does not."""
+    return ALIGNMENT_PROMPT.replace("{response}", response), instruction
+
+
 @dataclass(frozen=True)
 class Variant:
     """How an IFD variant turns a record into (prompt, answer) text and then sequences."""
@@ -325,13 +335,14 @@ def validation_loss(model: PreTrainedModel, tok: PreTrainedTokenizerBase, templa
 def score_resumable(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: Sequence[str],
                     pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
                     log: ChunkLog, chunk_size: int = 512, pack: bool = False,
-                    variant: str = "codesift") -> tuple[list[dict], ScoreStats]:
+                    variant: str = "codesift", desc: str = "ifd"
+                    ) -> tuple[list[dict], ScoreStats]:
     """Score in chunks, appending each finished chunk to `log`; rows already in the log
     (from a killed run with the same fingerprint) are not scored again."""
     done = {row["id"]: row for row in log.rows}
     todo = [i for i, rid in enumerate(ids) if rid not in done]
     total = ScoreStats(n_resumed=len(ids) - len(todo))
-    bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc="ifd", unit="sample")
+    bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=desc, unit="sample")
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start:start + chunk_size]
         results, stats = score(model, tok, [pairs[i] for i in chunk], max_len, batch_tokens,

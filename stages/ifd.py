@@ -8,8 +8,11 @@ On one multi-GPU machine, outside DVC: `accelerate launch --num_processes N -m s
 ...` (N = ifd.num_shards; `{shard}` becomes each process's shard), then
 `python -m stages.ifd_merge ...`.
 
-in:  --model, --data (prepared JSONL), --templates   params: ifd (but shards), template,
-     model.dtype
+With `ifd.alignment` each row also gets `align`: the reverse IFD (how much the response helps
+predict the instruction), which the `alignment` filter of `select` reads.
+
+in:  --model (the scorer), --data (prepared JSONL), --templates   params: ifd (but shards),
+     template
 out: --out/scores.jsonl (one row per sample), --out/stats.json (counts), --metrics (timings)
 """
 
@@ -45,9 +48,9 @@ def resolve_shard(arg: str, num_shards: int) -> int:
 
 
 def main(args, p) -> None:
-    from codesift.io import ChunkLog, atomic_path, fingerprint, read_jsonl, write_json, write_jsonl
+    from codesift.io import atomic_path, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import VARIANTS, score_resumable
+    from codesift.scoring import VARIANTS, alignment_pair
     from codesift.templates import load_template
 
     cfg = p.ifd
@@ -55,28 +58,49 @@ def main(args, p) -> None:
     records = read_jsonl(args.data)
     records = [records[i] for i in shard_slice(len(records), cfg.num_shards, shard)]
     tok = load_tokenizer(args.model)
-    template = load_template(args.templates, p.template.name, p.template.system)
+    template = load_template(args.templates, cfg.template or p.template.name, p.template.system)
     to_pair = VARIANTS[cfg.variant].pair
     pairs = [to_pair(template, tok, r["instruction"], r["response"]) if "instruction" in r
              else ("", "") for r in records]  # raw code (fim): IFD needs a prompt and answer
-    settings = {"variant": cfg.variant, "max_len": cfg.max_len, "dtype": p.model.dtype,
-                "pack": cfg.pack, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
-                "records": [[r["id"], *pr] for r, pr in zip(records, pairs, strict=True)]}
-    log = ChunkLog(f"{args.resume}/ifd-{shard}-of-{cfg.num_shards}.jsonl",
-                   fingerprint([args.model], settings))
-    model = load_model(args.model, p.model.dtype)
-    rows, stats = score_resumable(model, tok, [r["id"] for r in records], pairs, cfg.max_len,
-                                  cfg.batch_tokens, log, cfg.chunk_size, pack=cfg.pack,
-                                  variant=cfg.variant)
+    ids = [r["id"] for r in records]
+    model = load_model(args.model, cfg.dtype)
+    rows, stats, log = _scored(model, tok, ids, pairs, cfg, args, shard, "ifd")
+    logs = [log]
+    if cfg.alignment:
+        reverse = [alignment_pair(r["instruction"], r["response"]) if "instruction" in r
+                   else ("", "") for r in records]
+        back, more, log = _scored(model, tok, ids, reverse, cfg, args, shard, "align")
+        logs.append(log)
+        for row, b in zip(rows, back, strict=True):
+            row["align"] = b["ifd"]
+        stats.tokens, stats.seconds = stats.tokens + more.tokens, stats.seconds + more.seconds
     out, metrics = (a.replace("{shard}", str(shard)) for a in (args.out, args.metrics))
     with atomic_path(out, is_dir=True) as tmp:
         write_jsonl(tmp / "scores.jsonl", rows)
         write_json(tmp / "stats.json", {k: getattr(stats, k) for k in
                                         ("n_scored", "n_failed", "n_truncated", "tokens")})
     write_json(metrics, {"shard": shard, "seconds": stats.seconds, "tokens": stats.tokens,
-                              "n_resumed": stats.n_resumed,
-                              "tokens_per_second": stats.tokens / max(stats.seconds, 1e-9)})
-    log.path.unlink(missing_ok=True)
+                         "n_resumed": stats.n_resumed,
+                         "tokens_per_second": stats.tokens / max(stats.seconds, 1e-9)})
+    for log in logs:
+        log.path.unlink(missing_ok=True)
+
+
+def _scored(model, tok, ids, pairs, cfg, args, shard: int, what: str):
+    """One resumable scoring pass; its chunk log is fingerprinted by the model, the exact
+    texts and every setting, so a killed shard resumes only what is still valid."""
+    from codesift.io import ChunkLog, fingerprint
+    from codesift.scoring import score_resumable
+
+    settings = {"what": what, "variant": cfg.variant, "max_len": cfg.max_len,
+                "dtype": cfg.dtype, "pack": cfg.pack, "batch_tokens": cfg.batch_tokens,
+                "chunk_size": cfg.chunk_size,
+                "records": [[i, *pr] for i, pr in zip(ids, pairs, strict=True)]}
+    log = ChunkLog(f"{args.resume}/{what}-{shard}-of-{cfg.num_shards}.jsonl",
+                   fingerprint([args.model], settings))
+    rows, stats = score_resumable(model, tok, ids, pairs, cfg.max_len, cfg.batch_tokens, log,
+                                  cfg.chunk_size, pack=cfg.pack, variant=cfg.variant, desc=what)
+    return rows, stats, log
 
 
 def _shard(p) -> None:
@@ -85,7 +109,7 @@ def _shard(p) -> None:
 
 
 PATHS = {  # every path comes from dvc.yaml's cmd
-    "--model": "base model directory",
+    "--model": "scorer model directory",
     "--data": "prepared records (JSONL)",
     "--templates": "folder of prompt templates",
     "--out": "this shard's output directory ({shard} is replaced by the shard number)",

