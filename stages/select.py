@@ -3,7 +3,8 @@
 in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings
      params: select
 out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
-     JS divergence, coverage, diversity), --plots/*.json (dvc plots)
+     JS divergence, coverage, diversity; what each filter removed; each label's share of the
+     pool and the subset), --plots/*.json (dvc plots)
 """
 
 from __future__ import annotations
@@ -33,41 +34,52 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
     if deita and [s["id"] for s in deita] != ids:
         raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
                             "deita_score")
-    nan = float("nan")
+    def column(key: str) -> np.ndarray:
+        return np.array([s[key] if s[key] is not None else np.nan for s in scores])
+
     return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
-                ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
-                ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
-                              for s in scores]),
-                deita=np.array([s["score"] for s in deita]) if deita else None)
+                ifd=column("ifd"), ppl=column("ppl_cond"),
+                deita=np.array([s["score"] for s in deita]) if deita else None,
+                align=column("align") if scores and "align" in scores[0] else None)
 
 
 def main(args, p) -> None:
     from codesift import CodesiftError
     from codesift.io import read_jsonl, write_json, write_jsonl
-    from codesift.selection import n_to_select, select, select_per_task
+    from codesift.selection.labels import label_report, record_labels
     from codesift.selection.report import plot_data, report
+    from codesift.selection.subset import choose
 
     start = time.perf_counter()
     cfg = p.select
     records = read_jsonl(args.data)
+    labels = record_labels(records, cfg.label_column, args.data)
     pool = load_pool(records, args.scores, args.deita, args.embeddings)
-    n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
-    tasks = [r.get("task", "") for r in records]
-    picked = select_per_task(pool, tasks, n, cfg) if cfg.per_task else select(pool, n, cfg)
+    picked, n, removed = choose(records, pool, cfg, labels)
     if len(picked) == 0:
         raise CodesiftError(f"select.method {cfg.method} picked no sample of {len(records)} "
                             "(nothing to train on); raise select.ratio or select.sample_num, or "
-                            "check the IFD scores (select.ifd_max filters IFD >= it)")
+                            "check select.filters and the IFD scores (select.ifd_max)")
     write_jsonl(args.out, (records[i] for i in picked))
     requested = cfg.sample_num / len(records) if cfg.sample_num else cfg.ratio
+    plots = plot_data(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)
+    by_label: dict = {}
+    plots["label_shares"] = []  # a file either way, so dvc plots always finds it
+    if labels is not None:
+        by_label, plots["label_shares"] = label_report(labels, picked, cfg.label_column,
+                                                       cfg.flawed_labels)
     write_json(args.metrics, {
         "method": cfg.method, "n_total": len(records), "n_requested": n,
         "n_selected": len(picked), "ratio_requested": requested,
         "share_selected": len(picked) / len(records), "seconds": time.perf_counter() - start,
-        **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
-    for name, rows in plot_data(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed).items():
+        "filters": removed, "n_candidates": len(records) - sum(f["removed"] for f in removed),
+        **by_label, **report(pool, picked, n_clusters=cfg.n_clusters, seed=cfg.seed)})
+    for name, rows in plots.items():
         write_json(f"{args.plots}/{name}.json", rows)
-    print(f"select: {cfg.method} kept {len(picked)} of {len(records)} (requested {n})")
+    flawed = f", {100 * by_label['flawed_share']:.1f}% flawed" if "flawed_share" in by_label \
+        else ""
+    print(f"select: {cfg.method} kept {len(picked)} of {len(records)} (requested {n}; "
+          f"{len(records) - sum(f['removed'] for f in removed)} passed the filters{flawed})")
 
 
 PATHS = {  # every path comes from dvc.yaml's cmd

@@ -65,7 +65,25 @@ def _string_field(where: str, obj: dict, column: str, param: str) -> str:
     return value
 
 
+META_MAX_CHARS = 200  # a short scalar column is a label (quality, source, task), kept as meta
+
+
 def to_record(where: str, obj: object, cfg: DataConfig) -> dict:
+    """The record, plus the source's other short scalar columns under `meta`: a label such as
+    `quality` or `source` is how a selection's make-up is reported (select.label_column)."""
+    rec = _record(where, obj, cfg)
+    used = {"id", cfg.instruction_column, cfg.response_column, cfg.input_column,
+            cfg.chat_column, cfg.task_column, cfg.text_column}
+    meta = {k: v for k, v in obj.items() if k not in used and _short_scalar(v)}
+    return {**rec, "meta": meta} if meta else rec
+
+
+def _short_scalar(v: object) -> bool:
+    return isinstance(v, int | float | bool) or (isinstance(v, str)
+                                                  and len(v) <= META_MAX_CHARS)
+
+
+def _record(where: str, obj: object, cfg: DataConfig) -> dict:
     """Map one raw object to {instruction, response, source}; raise naming file:line and field."""
     if isinstance(obj, BadLine):
         raise InvalidRecord(where, obj.reason, obj.message.split(": ", 1)[-1])

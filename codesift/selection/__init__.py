@@ -27,6 +27,7 @@ class Pool:
     ifd: np.ndarray
     ppl: np.ndarray
     deita: np.ndarray | None = None  # DEITA's complexity x quality, where it was scored
+    align: np.ndarray | None = None  # reverse IFD (instruction given response), if scored
 
     def __len__(self) -> int:
         return len(self.ifd)
@@ -35,7 +36,8 @@ class Pool:
         def take(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[idx]
 
-        return Pool(take(self.embeddings), self.ifd[idx], self.ppl[idx], take(self.deita))
+        return Pool(take(self.embeddings), self.ifd[idx], self.ppl[idx], take(self.deita),
+                    take(self.align))
 
 
 Selector = Callable[[Pool, int, Any], np.ndarray]

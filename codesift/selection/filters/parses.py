@@ -1,0 +1,22 @@
+"""parses: drop a record whose response holds Python that does not parse (a truncated or
+garbled answer). Responses in other languages (fenced with another tag) are not judged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesift.selection.filters import register
+from codesift.selection.filters._code import code_blocks, parses
+from codesift.templates import record_turns
+
+
+def _ok(record: dict) -> bool:
+    if "text" in record and "instruction" not in record and "chat_rounds" not in record:
+        return True  # raw code (FIM): not an answer to judge
+    answers = [c for role, c in record_turns(record) if role == "assistant"]
+    return all(parses(code) for a in answers for code in code_blocks(a))
+
+
+@register("parses")
+def code_parses(records, pool, cfg) -> np.ndarray:
+    return np.array([_ok(r) for r in records], dtype=bool)
