@@ -1,0 +1,134 @@
+"""Does selection pick better data? Every selector x every scorer at one ratio on the default
+pool, with and without the filter chain: the flawed share of each subset (the pool's planted
+`quality` labels) and each label's share, in one process.
+
+Scorers: `--scores NAME=FILE` reads IFD/alignment scores a pipeline wrote (the default's,
+data/scores/ifd.jsonl, from SmolLM2); `--scorer NAME=MODEL_DIR:TEMPLATE` scores the pool here
+(the bootstrap base model, models/base, takes about a minute). Run `dvc repro` (or `make run`)
+first: it also needs data/prepared/train.jsonl and data/embeddings. Selection knobs come from
+params.yaml's `select` section; only method, filters and ratio change. Last stdout line:
+{"<scorer>": {"pool": {...}, "filtered": {"removed": [...], "<method>": {...}},
+"unfiltered": {"<method>": {...}}}, "seconds": s}.
+
+    .venv/bin/python bench/bench_select_quality.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the repo's codesift
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def scored_here(spec: str, records: list[dict], p) -> list[dict]:
+    """IFD and the reverse IFD of every record from MODEL_DIR with TEMPLATE, as the ifd stage
+    computes them (fp32, the stage's batching)."""
+    from codesift.models import load_model, load_tokenizer
+    from codesift.scoring import VARIANTS, alignment_pair, score
+    from codesift.templates import load_template
+
+    model_dir, _, template_name = spec.partition(":")
+    tok, model = load_tokenizer(model_dir), load_model(model_dir, "float32")
+    template = load_template(ROOT / "templates", template_name or p.template.name)
+    pair = VARIANTS[p.ifd.variant].pair
+    fwd = [pair(template, tok, r["instruction"], r["response"]) for r in records]
+    rev = [alignment_pair(r["instruction"], r["response"]) for r in records]
+    out = []
+    for pairs in (fwd, rev):
+        res, _ = score(model, tok, pairs, p.ifd.max_len, p.ifd.batch_tokens, progress=True)
+        out.append(res)
+    return [{"id": r["id"], "ifd": a.ifd, "ppl_cond": a.ppl_cond, "align": b.ifd}
+            for r, a, b in zip(records, *out, strict=True)]
+
+
+def pool_of(scores: list[dict], embeddings):
+    import numpy as np
+
+    from codesift.selection import Pool
+
+    def col(key: str) -> np.ndarray:
+        return np.array([s.get(key) if s.get(key) is not None else np.nan for s in scores])
+
+    return Pool(embeddings, col("ifd"), col("ppl_cond"), align=col("align"))
+
+
+def run_all(records, labels, pool, cfg, filters: list[str]) -> dict:
+    """Every registered selector with `filters` before it (skipping those whose inputs the
+    pool lacks), each subset's label make-up."""
+    from codesift.selection import REGISTRY
+    from codesift.selection.filters import apply_filters
+    from codesift.selection.labels import label_report
+    from codesift.selection.subset import choose
+
+    out: dict = {"removed": apply_filters(filters, records, pool, cfg, labels)[1]}
+    for method in REGISTRY.names():
+        if "deita" in REGISTRY.get(method).needs:
+            out[method] = {"skipped": "needs DEITA scorer models (not shipped offline)"}
+            continue
+        c = dataclasses.replace(cfg, method=method, filters=filters)
+        t = time.perf_counter()
+        picked, _, _ = choose(records, pool, c, labels)
+        metrics, _ = label_report(labels, picked, c.label_column, c.flawed_labels)
+        out[method] = {"flawed_share": round(metrics["flawed_share"], 4),
+                       "n_selected": len(picked),
+                       "labels": {k: round(v, 4) for k, v in metrics["labels"]["selected"].items()},
+                       "seconds": round(time.perf_counter() - t, 2)}
+        log(f"{method} ({'+'.join(filters) or 'no filters'}): "
+            f"{100 * metrics['flawed_share']:.1f}% flawed of {len(picked)}")
+    return out
+
+
+def main() -> None:
+    import numpy as np
+
+    from codesift.config import load
+    from codesift.io import read_json, read_jsonl
+    from codesift.selection.labels import label_report, record_labels
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scores", nargs="*", default=["smollm2=data/scores/ifd.jsonl"],
+                    metavar="NAME=FILE", help="score files a pipeline wrote")
+    ap.add_argument("--scorer", nargs="*", default=["bootstrap=models/base:alpaca"],
+                    metavar="NAME=DIR:TEMPLATE", help="models to score the pool with here")
+    ap.add_argument("--ratio", type=float, default=0.4)
+    ap.add_argument("--data", default="data/prepared/train.jsonl")
+    ap.add_argument("--embeddings", default="data/embeddings")
+    args = ap.parse_args()
+    start = time.perf_counter()
+    p = load(ROOT / "params.yaml")
+    cfg = dataclasses.replace(p.select, ratio=args.ratio, sample_num=0)
+    records = read_jsonl(args.data)
+    labels = record_labels(records, cfg.label_column, args.data)
+    emb = np.load(f"{args.embeddings}/embeddings.npy")
+    assert read_json(f"{args.embeddings}/ids.json") == [r["id"] for r in records]
+    scorers = {n: read_jsonl(f) for n, f in (s.split("=", 1) for s in args.scores)}
+    for name, spec in (s.split("=", 1) for s in args.scorer):
+        log(f"scoring the pool with {name} ({spec})")
+        scorers[name] = scored_here(spec, records, p)
+    everyone = np.arange(len(records))
+    result: dict = {}
+    for name, scores in scorers.items():
+        assert [s["id"] for s in scores] == [r["id"] for r in records], name
+        pool = pool_of(scores, emb)
+        pool_mix, _ = label_report(labels, everyone, cfg.label_column, cfg.flawed_labels)
+        result[name] = {"pool": {"flawed_share": round(pool_mix["flawed_share"], 4)},
+                        "filtered": run_all(records, labels, pool, cfg, list(cfg.filters)),
+                        "unfiltered": run_all(records, labels, pool, cfg, [])}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
