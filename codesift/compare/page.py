@@ -30,6 +30,8 @@ COLOURS = {"baseline": "#6b7280", "better, p < 0.05": "#15803d", "worse, p < 0.0
 VERDICTS = list(COLOURS)
 SPREAD = ["single run", "beyond its seed spread", "within its seed spread"]
 ROW_PX = 26  # forest plot height per row
+LABEL_PX = 150  # longer run names are cut (the tooltip has them): two forests a row at 1400 px
+SEL_ROW_PX = 44  # selection chart height per row: three lines of scores
 DETAIL_CHARS = 800  # verdict detail shown per sample
 LAST_PART = "split(datum.label, '/')[length(split(datum.label, '/')) - 1]"  # HumanEval/9: 9
 
@@ -142,12 +144,15 @@ def _forest(title: str, rows: list[dict], axis: str, band: tuple[float, float, f
     """Rows top to bottom, the baseline's interval as a grey band and its value as a dashed
     rule; the difference and p-value in a text column beside."""
     y = {"field": "experiment", "type": "nominal", "sort": [r["experiment"] for r in rows],
-         "title": None, "axis": {"labelLimit": 220}}
+         "title": None, "axis": {"labelLimit": LABEL_PX}}
     seen = {r["verdict"] for r in rows}  # the legend lists what is there, in a fixed colour
     colour = {"field": "verdict", "type": "nominal", "title": "against the baseline",
               "scale": {"domain": [v for v in VERDICTS if v in seen],
                         "range": [COLOURS[v] for v in VERDICTS if v in seen]}}
-    x = {"field": "estimate", "type": "quantitative", "title": axis, "scale": {"zero": False}}
+    ends = [v for r in rows for v in (r["low"], r["estimate"], r["high"]) if v is not None]
+    ends += list(band or ())  # vega-lite leaves x2 (the interval's high end) out of the domain
+    x = {"field": "estimate", "type": "quantitative", "title": axis,
+         "scale": {"zero": False, "domain": [min(ends), max(ends)], "nice": True}}
     layers: list[dict] = []
     if band:
         value, low, high = band
@@ -171,12 +176,12 @@ def _forest(title: str, rows: list[dict], axis: str, band: tuple[float, float, f
                           "scale": {"domain": SPREAD, "range": ["circle", "square", "diamond"]}}
     layers.append({"mark": {"type": "point", "filled": True, "size": 90}, "encoding": point})
     height = ROW_PX * len(rows)
-    text = {"width": 190, "height": height, "view": {"stroke": None},
+    text = {"width": 140, "height": height, "view": {"stroke": None},
             "mark": {"type": "text", "align": "left", "x": 4},
             "encoding": {"y": {**y, "axis": None}, "text": {"field": "label"},
                          "color": colour}}
     return {"$schema": SCHEMA, "title": title, "data": {"values": rows},
-            "hconcat": [{"width": 400, "height": height, "layer": layers}, text],
+            "hconcat": [{"width": 300, "height": height, "layer": layers}, text],
             "resolve": {"scale": {"y": "shared"}},
             "config": {"legend": {"orient": "bottom", "direction": "horizontal"}}}
 
@@ -239,11 +244,13 @@ def _task_key(task_id: str) -> tuple:
 def flip_chart(c: Comparison, e: Experiment, bench: str, rows: list[dict]) -> dict:
     """One cell per flipped task and test set, coloured by the run that passed it; a click
     opens the task's code below."""
-    wins = sum(r["winner"] == e.name for r in rows)
+    counts = ", ".join(f"{s} tests {sum(r['set'] == s and r['winner'] == w for r in rows)}"
+                       f" / {sum(r['set'] == s and r['winner'] != w for r in rows)}"
+                       for s in c.sets[bench] for w in [e.name])
     order = sorted({r["task"] for r in rows}, key=_task_key)
     title = {"text": f"{e.name} vs {c.baseline} on {bench}: {len(order)} tasks flipped",
-             "subtitle": f"{wins} (task, test set) passed by {e.name} only, {len(rows) - wins} "
-                         f"by {c.baseline} only", "anchor": "start"}
+             "subtitle": f"passed only by {e.name} / only by {c.baseline}: {counts}",
+             "anchor": "start"}
     return {"$schema": SCHEMA, "title": title, "data": {"values": rows},
             "width": {"step": 14}, "height": 60, "mark": {"type": "rect", "cursor": "pointer"},
             "encoding": {
@@ -252,6 +259,7 @@ def flip_chart(c: Comparison, e: Experiment, bench: str, rows: list[dict]) -> di
                 "y": {"field": "set", "type": "nominal", "title": None,
                       "sort": list(c.sets[bench])},
                 "color": {"field": "winner", "type": "nominal", "title": "passed only by",
+                          "legend": {"labelLimit": 400},
                           "scale": {"domain": [e.name, c.baseline],
                                     "range": ["#15803d", "#b91c1c"]}},
                 "href": {"field": "href"},
@@ -281,11 +289,14 @@ def flip_details(c: Comparison, e: Experiment, bench: str, rows: list[dict]) -> 
     for task in sorted({r["task"] for r in rows}, key=_task_key):
         won = {r["winner"]: [x["set"] for x in rows if x["task"] == task
                              and x["winner"] == r["winner"]] for r in rows if r["task"] == task}
-        said = "; ".join(f"{' and '.join(s)} tests passed by {w} only" for w, s in won.items())
+        said = "; ".join(
+            f"<span class={'by-base' if w == c.baseline else 'by-run'}>passed by "
+            f"{'the baseline' if w == c.baseline else 'this run'} only</span> "
+            f"({' and '.join(s)} tests)" for w, s in won.items())
         mine = [r for r in e.verdicts[bench] if r["task_id"] == task]
         theirs = [r for r in base.verdicts[bench] if r["task_id"] == task]
         parts.append(f"<details id={slug('flip', e.name, bench, task)}><summary>"
-                     f"<b>{html.escape(task)}</b>: {html.escape(said)}</summary>"
+                     f"<b>{html.escape(task)}</b>: {said}</summary>"
                      f"<div class=pair>{_sample_html(e.name, mine)}"
                      f"{_sample_html(c.baseline, theirs)}</div></details>")
     return "<div class=flips>" + "".join(parts) + "</div>"
@@ -316,10 +327,10 @@ def _pool(exps: list[Experiment]) -> tuple[dict | None, dict | None]:
 
 
 def _stack(title: str, rows: list[dict], order: list[str], what: str) -> dict:
-    return {"title": title, "width": 210, "height": ROW_PX * len(order),
+    return {"title": title, "width": 210, "height": SEL_ROW_PX * len(order),
             "data": {"values": rows}, "mark": "bar",
             "encoding": {"y": {"field": "experiment", "type": "nominal", "sort": order,
-                               "title": None, "axis": {"labelLimit": 200}},
+                               "title": None, "axis": {"labelLimit": LABEL_PX}},
                          "x": {"field": "share", "type": "quantitative", "stack": "normalize",
                                "title": "share", "axis": {"format": "%"}},
                          "color": {"field": what, "type": "nominal", "title": what,
@@ -339,7 +350,7 @@ def _metric_text(c: Comparison, e: Experiment) -> str:
         parts.append(f"valid_loss {e.facts['valid_loss']:.3f}")
     if isinstance(e.facts.get("flawed_share"), int | float):
         parts.append(f"flawed {100 * e.facts['flawed_share']:.0f}%")
-    return ", ".join(parts) or "-"
+    return "\n".join(parts) or "-"
 
 
 def selection_chart(c: Comparison) -> dict | str:
@@ -361,9 +372,9 @@ def selection_chart(c: Comparison) -> dict | str:
     texts = [{"experiment": "pool", "text": "(all the data)"}] + [
         {"experiment": e.name, "text": _metric_text(c, e)} for e in c.experiments
         if e.name in order]
-    views.append({"title": "scored", "width": 200, "height": ROW_PX * len(order),
-                  "view": {"stroke": None},
-                  "data": {"values": texts}, "mark": {"type": "text", "align": "left", "x": 4},
+    views.append({"title": "scored", "width": 200, "height": SEL_ROW_PX * len(order),
+                  "view": {"stroke": None}, "data": {"values": texts},
+                  "mark": {"type": "text", "align": "left", "x": 4, "lineBreak": "\n"},
                   "encoding": {"y": {"field": "experiment", "type": "nominal", "sort": order,
                                      "axis": None}, "text": {"field": "text"}}})
     return {"$schema": SCHEMA, "hconcat": views, "resolve": {"scale": {"color": "independent"}}}
@@ -388,8 +399,8 @@ h3 { font-size: 1em; margin: 1em 0 0.3em; } h4 { margin: 0 0 0.3em; font-size: 0
         max-width: 100%; overflow-x: auto; box-sizing: border-box; }
 .chart.failed, .card p.empty { color: #92400e; }
 .note, .notes { color: #4b5563; font-size: 0.9em; }
-.tablewrap { overflow-x: auto; background: #fff; border-radius: 6px;
-             box-shadow: 0 1px 3px #0002; }
+.tablewrap { overflow-x: auto; background: #fff; border-radius: 6px; width: fit-content;
+             max-width: 100%; box-shadow: 0 1px 3px #0002; }
 table { border-collapse: collapse; font-size: 0.9em; white-space: nowrap; }
 th, td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; text-align: left; }
 th { background: #f1f5f9; cursor: pointer; user-select: none; position: sticky; top: 0; }
@@ -400,6 +411,10 @@ details { background: #fff; border-radius: 4px; margin: 4px 0; padding: 4px 10px
           box-shadow: 0 1px 2px #0001; }
 details:target, details[open] { outline: 2px solid #93c5fd; }
 summary { cursor: pointer; }
+.flips { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr));
+         gap: 0 10px; }
+.flips details[open] { grid-column: 1 / -1; }
+.by-run { color: #15803d; } .by-base { color: #b91c1c; }
 .pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr));
         gap: 10px; margin: 6px 0; }
 .sample pre { background: #0f172a; color: #e2e8f0; padding: 8px; border-radius: 4px;

@@ -116,7 +116,8 @@ def test_flips_are_the_discordant_tasks_with_both_runs_code(c):
                   key=lambda t: int(t[2:]))[:4] == ["T/4", "T/5", "T/14", "T/15"]
     html = body(c)
     block = html.split('id=flip-random-0-3-humaneval_plus-T-5>', 1)[1].split("</details>")[0]
-    assert "base and plus tests passed by full only" in block
+    assert "<span class=by-base>passed by the baseline only</span> (base and plus tests)" \
+        in block
     assert "# random-0.3 T/5" in block and "# full T/5" in block  # both runs' code
     assert "T/5: assertion failed" in block  # the failing run's verdict detail
     assert '"href": "#flip-random-0-3-humaneval_plus-T-5"' in html  # the chart cell links
@@ -131,7 +132,7 @@ def test_selection_shows_label_and_cluster_mix_beside_scores(c):
     assert [r["share"] for r in clusters["data"]["values"]
             if r["experiment"] == "cdas-0.3"] == [0.1, 0.2, 0.3, 0.4]
     assert scored["data"]["values"][1] == {
-        "experiment": "cdas-0.3", "text": "HumanEval+ 50.0, valid_loss 1.300, flawed 20%"}
+        "experiment": "cdas-0.3", "text": "HumanEval+ 50.0\nvalid_loss 1.300\nflawed 20%"}
     bare = replace(c, experiments=[replace(e, facts={}) for e in c.experiments])
     assert selection_chart(bare).startswith("No experiment reports what its subset is made of")
 
@@ -206,3 +207,25 @@ def test_bad_input_page_renders_its_words(c, tmp_path):
     assert shown.console == []
     assert all(ch.marks > 0 for ch in browser.charts(shown.dom).values())
     assert "old has no verdicts there, so no task can be compared" in shown.dom
+
+
+def test_tables_sort_and_flip_links_open_in_chromium(c, tmp_path):
+    """Clicks a column header of the pass@1 table (twice: descending) and follows a flip
+    link, by a script appended to the page, then reads the rows and the opened task."""
+    if browser.chromium() is None:
+        pytest.skip("no chromium on PATH (make system installs it)")
+    _, path = write_report(c, tmp_path, TEMPLATE)
+    clicks = ("<script>var th = document.querySelector('table.sortable').tHead.rows[0]"
+              ".cells[3]; th.click(); th.click();"
+              "location.hash = '#flip-random-0-3-humaneval_plus-T-5';</script></body>")
+    text = path.read_text()
+    end = text.rindex("</body>")  # the page's own: the inlined bundle holds the string too
+    path.write_text(text[:end] + clicks + text[end + len("</body>"):])
+    shown = browser.render(path)
+    assert shown.console == []
+    table = shown.dom.split("<table class=\"sortable\">", 1)[1].split("</table>")[0]
+    names = re.findall(r"<tr><td>([^<]+)</td>", table)
+    assert names == ["full", "cdas-0.3", "random-0.3", "old"]  # plus: 60, 50, 40, 25
+    assert re.search(r'<th aria-sort="descending">humaneval_plus plus</th>', table)
+    assert re.search(r'<details id="flip-random-0-3-humaneval_plus-T-5" open="">', shown.dom)
+    assert '<details id="flip-random-0-3-humaneval_plus-T-4">' in shown.dom  # still closed
