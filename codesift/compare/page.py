@@ -521,7 +521,10 @@ def _flip_section(c: Comparison, chart: Charts) -> str:
                 continue
             rows = flips(c, e, b)
             if not rows:
-                parts.append(f"<p>{html.escape(e.name)} on {b}: no task flipped.</p>")
+                tested = any(c.figures[(e.name, b, s)].test for s in c.sets[b])
+                parts.append(f"<p>{html.escape(e.name)} on {b}: " + (
+                    "no task flipped.</p>" if tested else
+                    f"no task in common with {html.escape(c.baseline)}.</p>"))
                 continue
             parts.append(f"<div class=card>{chart(flip_chart(c, e, b, rows))}"
                          f"{flip_details(c, e, b, rows)}</div>")

@@ -152,6 +152,13 @@ def test_bad_input_is_said_in_words(c):
     assert problems(blind) == ["the baseline old has no verdicts on humaneval_plus: no paired "
                                "test and no task flips there"]
     assert "old has no verdicts there, so no task can be compared" in body(blind)
+    rows = c.experiments[2].verdicts[BENCH]
+    same = Experiment("same", verdicts={BENCH: rows})
+    other = Experiment("other", verdicts={BENCH: [{**r, "task_id": "U" + r["task_id"]}
+                                                  for r in rows]})
+    html = body(compare([c.experiments[2], same, other], "full", n_resamples=100))
+    assert "same on humaneval_plus: no task flipped." in html
+    assert "other on humaneval_plus: no task in common with full." in html
     empty = compare([Experiment("a"), Experiment("b")], n_resamples=100)
     assert problems(empty) == ["no experiment has results on any benchmark: nothing to compare"]
     assert "nothing to compare" in body(empty)
