@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-models.txt
 
 venv: $(VENV)/.installed
 
-system:  ## system packages the tests use (sshd for the SSH remote test); root + apt only
+system:  ## system packages the tests use (sshd: SSH remote test; chromium: report page); root + apt only
 	bash scripts/setup_system.sh
 
 run: venv  ## reproduce the whole pipeline (embedded default: offline, CPU)

@@ -9,6 +9,9 @@ One home per job:
   benchmark and test set against the baseline);
 * `experiments.py`: the experiments DVC knows, read at their revisions;
 * `samples.py`: evalplus sample files evaluated with the project's evaluator;
-* `report.py`: markdown tables, vega-lite plots, the offline HTML page;
+* `report.py`: markdown tables, vega-lite plots against data size;
+* `page.py`: the offline web page (summary in words, forest plots, task flips, subset make-up,
+  sortable tables);
+* `browser.py`: the page in headless Chromium (rendered DOM, console, screenshot);
 * `__main__.py`: the command line, `python -m codesift.compare --help`.
 """

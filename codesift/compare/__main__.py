@@ -9,7 +9,10 @@
 Experiments are read from DVC (params.yaml, metrics/*.json, results/eval/<benchmark>.jsonl at
 each revision, from the DVC cache); `--samples` instead evaluates evalplus sample files with the
 project's evaluator, one experiment per file name. Writes <out>/compare.md and compare.html
-(offline: the plots template of `dvc plots`) and prints the markdown.
+(offline, from the plots template of `dvc plots`: forest plots against the baseline, the tasks
+that flipped with both runs' code, each subset's label and cluster mix, sortable tables) and
+prints the markdown; what the page cannot show (no shared benchmark, a baseline without
+verdicts) is printed as one `note:` line each.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def template_path(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from codesift.compare.page import problems
     from codesift.compare.report import write_report
     from codesift.compare.results import compare
 
@@ -118,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(md.read_text(encoding="utf-8"))
+    for line in problems(c):  # what the page says in words where a chart would be
+        print(f"note: {line}", file=sys.stderr)
     print(f"wrote {md} and {page}", file=sys.stderr)
 
 

@@ -25,7 +25,8 @@ from codesift.compare.results import Experiment
 
 log = logging.getLogger(__name__)
 WORKSPACE = "workspace"
-METRICS, VERDICTS = "metrics", "results/eval"
+METRICS, VERDICTS, SAMPLES = "metrics", "results/eval", "results/samples"
+CLUSTER_SHARES = "metrics/select/cluster_shares.json"  # the select stage's plot data
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,29 @@ def read_experiment(root: Path, ref: Ref) -> Experiment:
                    if isinstance(m := _read(fs, p, json.loads), dict)}
         verdicts = {Path(p).stem: _read(fs, p, _jsonl) or []
                     for p in _files(fs, VERDICTS, ".jsonl")}
+        for bench, rows in verdicts.items():
+            with_code(rows, _read(fs, f"{SAMPLES}/{bench}.jsonl", _jsonl))
+        shares = _read(fs, CLUSTER_SHARES, json.loads)
     except RevError as e:
         raise CodesiftError(f"{ref.name}: no such experiment, branch or commit ({e})")
     finally:
         fs.close()
     reported = {k: v for k, v in metrics.get("eval", {}).items()
                 if isinstance(v, dict) and "pass@1" in v}
-    return Experiment(ref.name, facts(params, metrics), verdicts, reported)
+    return Experiment(ref.name, {**facts(params, metrics), "cluster_shares": shares},
+                      verdicts, reported)
+
+
+def with_code(rows: list[dict], samples: list[dict] | None) -> None:
+    """Each verdict row gets its sample's code (`solution`, else the `completion` generated),
+    which the report shows for the tasks two runs disagree on. The evaluate stage writes one
+    row per sample in sample order; rows that do not line up stay without code."""
+    if not samples or len(samples) != len(rows):
+        return
+    for row, s in zip(rows, samples, strict=True):
+        code = s.get("solution", s.get("completion"))
+        if s.get("task_id") == row.get("task_id") and isinstance(code, str):
+            row.setdefault("solution", code)
 
 
 def _files(fs: Any, folder: str, suffix: str) -> list[str]:
@@ -161,6 +178,10 @@ def facts(params: dict, metrics: dict[str, dict]) -> dict[str, Any]:
         "total_seconds": sum(seconds) if seconds else None,
         "heldout_nll": ev.get("heldout_nll"),
         "valid_loss": ev.get("valid_loss"),
+        # what the subset is made of: {"column", "pool": {label: share}, "selected": {...}}
+        "labels": sel.get("labels") if isinstance(sel.get("labels"), dict) else None,
+        "flawed_share": sel.get("flawed_share"),
+        "flawed_share_pool": sel.get("flawed_share_pool"),
     }
 
 

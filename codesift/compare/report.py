@@ -1,11 +1,8 @@
-"""The comparison as text: markdown tables, vega-lite plots, and an offline HTML page made from
-the template `dvc plots` uses (configs/plots/template.html inlines vega, vega-lite and
-vega-embed; its `{plot_divs}` placeholder takes the tables and plots)."""
+"""The comparison as text: markdown tables and the vega-lite plots against data size; the
+web page that shows them with its own charts is `codesift.compare.page`."""
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -193,44 +190,12 @@ def plots(c: Comparison) -> list[dict]:
     return [s for s in specs if s]
 
 
-# --- html ---------------------------------------------------------------------------------
-
-def _html_table(md_table: str) -> str:
-    lines = md_table.splitlines()
-    cells = [[html.escape(c.strip()) for c in line.strip("|").split(" | ")]
-             for i, line in enumerate(lines) if i != 1]
-    head = "".join(f"<th>{c}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in cells[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _plot_div(i: int, spec: dict) -> str:
-    """The element `dvc plots show` writes per plot (dvc_render's VegaRenderer)."""
-    data = json.dumps(spec).replace("</", "<\\/")
-    return (f'<div id = "plot{i}">\n<script type = "text/javascript">\nvar spec = {data};\n'
-            f"vegaEmbed('#plot{i}', spec);\n</script>\n</div>")
-
-
-def page(c: Comparison, template: Path) -> str:
-    """The HTML report: notes, tables and plots in the offline template's `{plot_divs}`."""
-    from dvc_render.html import HTML
-
-    doc = HTML(template.read_text(encoding="utf-8"))
-    doc.with_element("<h1>Comparison</h1>")
-    doc.with_element("<p>" + html.escape(notes(c)).replace("**", "") + "</p>")
-    runs = run_table(c)
-    if runs:
-        doc.with_element("<h2>Runs</h2>" + _html_table(runs))
-    doc.with_element("<h2>pass@1</h2>" + _html_table(pass_table(c)))
-    for i, spec in enumerate(plots(c)):
-        doc.with_element(_plot_div(i, spec))
-    return doc.embed()
-
-
 def write_report(c: Comparison, out: Path, template: Path) -> tuple[Path, Path]:
-    """<out>/compare.md and <out>/compare.html."""
-    out.mkdir(parents=True, exist_ok=True)
+    """<out>/compare.md and <out>/compare.html (codesift.compare.page), written atomically."""
+    from codesift.compare.page import page
+    from codesift.io import write_text
+
     md, page_path = out / "compare.md", out / "compare.html"
-    md.write_text(markdown(c), encoding="utf-8")
-    page_path.write_text(page(c, template), encoding="utf-8")
+    write_text(md, markdown(c))
+    write_text(page_path, page(c, template))
     return md, page_path

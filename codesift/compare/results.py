@@ -46,6 +46,9 @@ class Figure:
     interval: Interval | None
     test: PairedTest | None = None
     reported: float | None = None  # the metrics file's value when there are no verdicts
+    seeds: int = 1  # runs pooled into this figure (an arm of several seeds)
+    seed_sd: float | None = None  # standard deviation of pass@1 across the arm's seeds
+    within_seed_spread: bool | None = None  # |difference from baseline| <= the seed spread
 
     @property
     def value(self) -> float | None:

@@ -47,9 +47,12 @@ def _expand(pattern: str) -> list[Path]:
 
 def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experiment]:
     """Every file through its benchmark's judge (made once per benchmark); with `cfg.limit`,
-    the first tasks only."""
+    the first tasks only. Each verdict row keeps the code judged (`solution`, after the
+    sanitizer when asked), which the report shows for the tasks two runs disagree on."""
+    from dataclasses import replace
+
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.execution import evaluate_samples
+    from codesift.evaluation.execution import evaluate_samples, prepare_samples
     from codesift.io import read_jsonl
 
     exps: dict[str, Experiment] = {}
@@ -59,10 +62,14 @@ def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experi
         judge = bench.judge(cfg)
         for path in paths:
             samples = [s for s in read_jsonl(path) if not cfg.limit or s.get("task_id") in keep]
-            try:
-                verdicts, _ = evaluate_samples(bench, samples, cfg, judge)
+            try:  # prepared once here, so the rows can carry the very code judged
+                prepared = prepare_samples(bench, samples, cfg.sanitize)
+                verdicts, _ = evaluate_samples(bench, prepared, replace(cfg, sanitize=False),
+                                               judge)
             except CodesiftError as e:
                 raise CodesiftError(f"{path}: {e}")
+            for row, sample in zip(verdicts, prepared, strict=True):
+                row["solution"] = sample["solution"]
             exp = exps.setdefault(path.stem, Experiment(path.stem))
             if name in exp.verdicts:
                 raise CodesiftError(f"{path}: a second {name} file named {path.stem}; an "

@@ -57,7 +57,7 @@ def test_grid_run_writes_the_report_over_its_experiments(repo, grid_log):
     assert re.search(r"\| cdas-0\.3 \| cdas \| 0\.3 \|  \| \d+ \| \d+\.\d% \|", runs)
     html = (repo / "reports/compare.html").read_text()
     assert [a for t, a in parse(html).tags if t == "script" and "src" in a] == []
-    assert "cdn." not in html and "vegaEmbed('#plot0'" in html
+    assert "cdn." not in html and "id=chart1 data-spec=spec1" in html
 
 
 def test_compare_cli_on_chosen_experiments(repo, grid_log):

@@ -52,6 +52,9 @@ def test_one_experiment_per_file_name_across_benchmarks(tmp_path):
     assert [e.name for e in exps] == ["good", "bad"]
     assert [[v["passed"] for v in e.verdicts["humaneval"]] for e in exps] == [[True] * 3,
                                                                               [False] * 3]
+    # each row keeps the code judged, for the page's task flips
+    assert [v["solution"] for v in exps[1].verdicts["humaneval"]] == [
+        t["prompt"] + "    return None\n" for t in tasks]
 
 
 def _cells(md: str, name: str) -> list[str]:
