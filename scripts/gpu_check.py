@@ -95,16 +95,18 @@ class Plan:
     corpus_chars: int | None = None  # of the tokenizer's training text (None: all of it)
     dtype: str = "bfloat16"
     records: int = 2000
-    ifd_max_len: int = 512  # IfdConfig's default
-    ifd_batch_tokens: tuple[int, ...] = (2048, 32768)  # ifd.batch_tokens default, a GPU size
+    ifd_max_len: int = 2048  # the training length: nothing of the pool is cut
+    ifd_batch_tokens: tuple[int, ...] = (2048, 65536)  # ifd.batch_tokens: default, codeact's
     ifd_reference: int = 300  # records the reference loop scores at most
     gen_prompts: int = 64
     gen_batch: int = 32
     gen_baseline: int = 3  # prompts generated one at a time
     gen_new_tokens: int = 128
     train_steps: int = 10
-    train_batch: int = 16
-    train_max_seq_len: int = 1024
+    # CodeACT's max_seq_len; its batch is 16 per GPU, but `pad` at 16 x 2048 needs ~190 GB
+    # without gradient checkpointing (about 5 MB a token at 6.7B): 8 fits an H200.
+    train_batch: int = 8
+    train_max_seq_len: int = 2048
     caps: dict[str, float] = field(default_factory=lambda: {
         "setup": 45, "ifd": 110, "ifd_reference": 40, "generation": 50, "train": 180,
         "train_mode": 55})
@@ -112,9 +114,9 @@ class Plan:
 
 # CPU: a small vocabulary (the LM head dominates a tiny model) and fp32 (CPU bf16 is emulated).
 DRY_RUN = Plan(score_shape="tiny", train_shape="tiny", vocab=2048, dtype="float32",
-               corpus_chars=300_000, records=24, ifd_batch_tokens=(1024, 4096), ifd_reference=4,
-               gen_prompts=4, gen_batch=4, gen_baseline=1, gen_new_tokens=4, train_steps=2,
-               train_batch=4, train_max_seq_len=512)
+               corpus_chars=300_000, records=24, ifd_max_len=512, ifd_batch_tokens=(1024, 4096),
+               ifd_reference=4, gen_prompts=4, gen_batch=4, gen_baseline=1, gen_new_tokens=4,
+               train_steps=2, train_batch=4, train_max_seq_len=512)
 
 
 # --- time caps ---------------------------------------------------------------------------
@@ -177,7 +179,7 @@ class Ctx:
             start = time.perf_counter()
             self.models[shape] = build_model(shape, self.tok, self.device, self.plan.dtype)
             out["init_seconds"] = time.perf_counter() - start
-        out["shape"] = shape
+        out.update(shape=shape, config=SHAPES[shape])
         return self.models[shape]
 
     def release(self) -> None:
@@ -279,7 +281,7 @@ def build_model(shape: str, tok, device: str, dtype: str):
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype),
                                                  attn_implementation="sdpa")
-    return model.eval()
+    return model.to(device).eval()  # a no-op unless a transformers version ignores the context
 
 
 def setup(ctx: Ctx, out: dict) -> None:
@@ -405,9 +407,10 @@ def fig_train(ctx: Ctx, out: dict) -> None:
     plan = ctx.plan
     ctx.release()  # the scoring model's memory
     examples, skipped = build_examples(ctx.records, ctx.tok, ctx.template, plan.train_max_seq_len)
-    out.update(shape=plan.train_shape, method="lora", dtype=plan.dtype, attn="sdpa",
-               batch_size=plan.train_batch, max_seq_len=plan.train_max_seq_len,
-               steps=plan.train_steps, examples=len(examples), skipped=skipped, anchor=ANCHOR)
+    out.update(shape=plan.train_shape, config=SHAPES[plan.train_shape], method="lora",
+               dtype=plan.dtype, attn="sdpa", batch_size=plan.train_batch,
+               max_seq_len=plan.train_max_seq_len, steps=plan.train_steps,
+               examples=len(examples), examples_skipped=skipped, anchor=ANCHOR)
     out["phase"] = "building and saving the base model"
     base = save_base(ctx, out)
     modes = out["modes"] = {}
