@@ -316,23 +316,47 @@ def fig_ifd(ctx: Ctx, out: dict) -> None:
     score(model, tok, pairs[:16], plan.ifd_max_len, plan.ifd_batch_tokens[-1],
           progress=False)  # warm-up: kernels, cuBLAS workspaces
     engine: dict = {}
-    out["engine"], results = engine, []
+    ifds: dict = {}
+    out["engine"] = engine
     for budget in plan.ifd_batch_tokens:
-        start = time.perf_counter()
-        results, stats = score(model, tok, pairs, plan.ifd_max_len, budget, progress=False)
-        seconds = time.perf_counter() - start
-        engine[str(budget)] = {"batch_tokens": budget, "seconds": seconds,
-                               "samples_per_s": len(pairs) / seconds,
-                               "tokens_per_s": stats.tokens / seconds,
-                               "scored": stats.n_scored, "failed": stats.n_failed,
-                               "truncated": stats.n_truncated}
+        engine[str(budget)] = oom_guard(lambda b=budget: engine_run(model, tok, pairs, plan, b,
+                                                                    ifds),
+                                        shape=plan.score_shape, batch_tokens=budget)
     ref, seconds = reference_run(model, tok, pairs, plan.ifd_reference, plan.ifd_max_len,
                                  ctx.cap("ifd_reference"))
     out["reference"] = {"records": len(ref), "seconds": seconds,
                         "samples_per_s": len(ref) / seconds}
     out["speedup"] = {b: e["samples_per_s"] / out["reference"]["samples_per_s"]
-                      for b, e in engine.items()}
-    out["difference"] = ifd_difference([r.ifd for r in results[:len(ref)]], ref)
+                      for b, e in engine.items() if "samples_per_s" in e}
+    if ifds:
+        out["difference"] = ifd_difference(ifds["last"][:len(ref)], ref)
+
+
+def engine_run(model, tok, pairs: list[tuple[str, str]], plan: Plan, budget: int,
+               ifds: dict) -> dict:
+    """The engine over all pairs at one `batch_tokens`; its IFDs go to ifds["last"]."""
+    from codesift.scoring import score
+
+    start = time.perf_counter()
+    results, stats = score(model, tok, pairs, plan.ifd_max_len, budget, progress=False)
+    seconds = time.perf_counter() - start
+    ifds["last"] = [r.ifd for r in results]
+    return {"status": "measured", "batch_tokens": budget, "seconds": seconds,
+            "samples_per_s": len(pairs) / seconds, "tokens_per_s": stats.tokens / seconds,
+            "scored": stats.n_scored, "failed": stats.n_failed, "truncated": stats.n_truncated}
+
+
+def oom_guard(fn: Callable[[], dict], **where) -> dict:
+    """fn()'s figures or, out of GPU memory, that fact and `where` it happened (shape, batch),
+    so the figure goes on with its other measurements."""
+    import torch
+
+    try:
+        return fn()
+    except torch.OutOfMemoryError as e:
+        return {"status": "out_of_memory", "error": str(e).splitlines()[0][:300], **where}
+    finally:
+        free_memory()
 
 
 def reference_run(model, tok, pairs: list[tuple[str, str]], n: int, max_len: int,
@@ -457,18 +481,19 @@ def train_mode(ctx: Ctx, base: Path, examples: list[dict], mode: str) -> dict:
     free_memory()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    try:
+
+    def one_run() -> dict:
+        start = time.perf_counter()
         with time_cap(cap):
             run = train(str(base), examples, ctx.tok, cfg, None, ctx.work / f"run-{mode}")
+        return mode_figures(run.metrics, run.history, time.perf_counter() - start)
+
+    try:
+        return oom_guard(one_run, **where)
     except OutOfTime:
         return {"status": "stopped", "reason": f"time cap of {cap:.0f} s", **where}
-    except torch.OutOfMemoryError as e:
-        return {"status": "out_of_memory", "error": str(e).splitlines()[0][:300], **where}
     finally:
         shutil.rmtree(ctx.work / f"run-{mode}", ignore_errors=True)
-        free_memory()
-    return mode_figures(run.metrics, run.history, time.perf_counter() - start)
 
 
 def mode_figures(m: dict, history: list[dict], wall: float) -> dict:

@@ -241,3 +241,28 @@ def test_tokenizer_is_the_bpe_filled_to_the_model_vocabulary():
     assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (
         bpe.bos_token_id, bpe.eos_token_id, bpe.pad_token_id)
     assert tok.decode([len(tok) - 1]).startswith("<|unused_")
+
+
+def test_an_ifd_batch_size_out_of_memory_leaves_the_others_measured(tmp_path, monkeypatch):
+    import codesift.scoring
+
+    real = codesift.scoring.score
+
+    def score(model, tok, pairs, max_len, batch_tokens, **kwargs):
+        if batch_tokens == check.DRY_RUN.ifd_batch_tokens[-1] and len(pairs) > 16:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+        return real(model, tok, pairs, max_len, batch_tokens, **kwargs)
+
+    c = ctx(tmp_path)
+    c.deadline = time.monotonic() + 600
+    check.setup(c, {})
+    monkeypatch.setattr(codesift.scoring, "score", score)
+    out: dict = {}
+    check.fig_ifd(c, out)
+    small, big = (str(b) for b in check.DRY_RUN.ifd_batch_tokens)
+    assert out["engine"][small]["status"] == "measured"
+    assert out["engine"][big] == {"status": "out_of_memory", "shape": "tiny",
+                                  "batch_tokens": int(big),
+                                  "error": "CUDA out of memory. Tried to allocate 4.00 GiB"}
+    assert set(out["speedup"]) == {small}
+    assert out["difference"]["compared"] == out["reference"]["records"] > 0
