@@ -306,11 +306,12 @@ def setup(ctx: Ctx, out: dict) -> None:
 # --- figure: IFD engine vs the reference loop --------------------------------------------
 
 def fig_ifd(ctx: Ctx, out: dict) -> None:
-    from codesift.scoring import score
+    from codesift.scoring import plain_head, score
 
     plan, tok = ctx.plan, ctx.tok
     out.update(dtype=plan.dtype, max_len=plan.ifd_max_len, goal_speedup=8)
     model = ctx.model(plan.score_shape, out)
+    out["plain_head"] = plain_head(model)  # False: the engine projects every position
     pairs = [ctx.template.pair(tok, r["instruction"], r["response"]) for r in ctx.records]
     out["records"] = len(pairs)
     score(model, tok, pairs[:16], plan.ifd_max_len, plan.ifd_batch_tokens[-1],
@@ -408,7 +409,8 @@ def fig_generation(ctx: Ctx, out: dict) -> None:
     plan, tok = ctx.plan, ctx.tok
     model = CountingModel(ctx.model(plan.score_shape, out), tok.pad_token_id)
     prompts = [ctx.template.prompt(tok, r["instruction"]) for r in ctx.records[:plan.gen_prompts]]
-    out.update(dtype=plan.dtype, greedy=True, max_new_tokens=plan.gen_new_tokens)
+    out.update(dtype=plan.dtype, greedy=True, max_new_tokens=plan.gen_new_tokens,
+               batch_size=plan.gen_batch)
     generate_hf(model, tok, prompts[:2], 4, batch_size=2)  # warm-up
 
     def timed(some: list[str], batch: int) -> dict:

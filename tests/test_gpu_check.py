@@ -95,6 +95,7 @@ def test_dry_run_prints_what_it_writes(dry_run):
 
 def test_dry_run_ifd_engine_matches_the_reference(dry_run):
     ifd = dry_run[1]["figures"]["ifd"]
+    assert ifd["plain_head"] is True  # the tiny LLaMA's logits are its head's output
     for e in ifd["engine"].values():
         assert e["scored"] + e["failed"] == ifd["records"] == check.DRY_RUN.records
         assert e["samples_per_s"] > 0
