@@ -3,7 +3,7 @@
 fits a 15-minute loan of a bare GPU machine (README, "GPU check").
 
     python3 scripts/gpu_check.py --out DIR             on the GPU machine (about 6 min)
-    python3 scripts/gpu_check.py --dry-run --out DIR   on a CPU: tiny shapes, same code path
+    python3 scripts/gpu_check.py --dry-run --out DIR   on a CPU: tiny shapes, fp32, same code path
 
 Figures, each beside its baseline in the same run:
   ifd         codesift.scoring.score vs scoring.reference_ifd (the published loop: one sample,
