@@ -31,25 +31,8 @@ import torch  # noqa: E402
 from codesift.config import IfdConfig  # noqa: E402
 from codesift.io import read_jsonl  # noqa: E402
 from codesift.models import load_model, load_tokenizer  # noqa: E402
-from codesift.scoring import score  # noqa: E402
-from codesift.templates import encode, load_template  # noqa: E402
-
-
-@torch.no_grad()
-def reference_ifd(model, tok, prompt: str, answer: str, max_len: int) -> float | None:
-    """Batch 1, two forward passes, as the published loop does (with our token ids)."""
-    enc = encode(tok, prompt, answer, max_len)
-    if enc.error:
-        return None
-    ids = torch.tensor([enc.input_ids])
-    labels = ids.clone()
-    labels[0, :enc.n_prompt] = -100
-    ce_cond = model(input_ids=ids, labels=labels).loss.item()
-    answer_ids = torch.tensor([[tok.bos_token_id, *enc.answer_ids]])
-    labels = answer_ids.clone()
-    labels[0, 0] = -100
-    ce_uncond = model(input_ids=answer_ids, labels=labels).loss.item()
-    return math.exp(ce_cond - ce_uncond)
+from codesift.scoring import reference_ifd, score  # noqa: E402
+from codesift.templates import load_template  # noqa: E402
 
 
 def main() -> None:

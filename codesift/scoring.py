@@ -319,6 +319,28 @@ def mean_text_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: S
     return sum(means) / len(means) if means else float("nan")
 
 
+@torch.no_grad()
+def reference_ifd(model: PreTrainedModel, tok: PreTrainedTokenizerBase, prompt: str, answer: str,
+                  max_len: int) -> float | None:
+    """IFD by the published loop (CodeACT's calculate_ifd.py): one sample at a time, two
+    forward passes with `model(ids, labels=...)`, but on this engine's token ids (`encode`;
+    BOS before the unconditioned answer), so only the loop differs. The baseline `score` is
+    checked and timed against (bench/bench_ifd.py, scripts/gpu_check.py); None where
+    `encode` reports an error. Needs a tokenizer with a BOS token."""
+    enc = encode(tok, prompt, answer, max_len)
+    if enc.error:
+        return None
+    ids = torch.tensor([enc.input_ids], device=model.device)
+    labels = ids.clone()
+    labels[0, :enc.n_prompt] = -100
+    ce_cond = model(input_ids=ids, labels=labels).loss.item()
+    answer_ids = torch.tensor([[tok.bos_token_id, *enc.answer_ids]], device=model.device)
+    labels = answer_ids.clone()
+    labels[0, 0] = -100
+    ce_uncond = model(input_ids=answer_ids, labels=labels).loss.item()
+    return math.exp(ce_cond - ce_uncond)
+
+
 def validation_loss(model: PreTrainedModel, tok: PreTrainedTokenizerBase, template: Template,
                     records: Sequence[dict], max_len: int, batch_tokens: int) -> float | None:
     """The held-out loss of prepared records (None for none): an instruction record's answer

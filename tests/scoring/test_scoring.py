@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from codesift.scoring import batches, score
+from codesift.scoring import batches, reference_ifd, score
 from codesift.templates import encode
 
 
@@ -108,3 +108,15 @@ def test_text_nll_is_the_plain_next_token_loss_of_each_document(tiny, sample_rec
             want.append(float(model(input_ids=ids, labels=ids).loss))
     got = mean_text_nll(model, tok, texts, 512, 2048)
     assert got == pytest.approx(sum(want) / len(want), rel=1e-5)
+
+
+def test_reference_loop_gives_the_engines_ifd(tiny, pairs, template):
+    """The published one-at-a-time loop (the GPU check's and bench_ifd's baseline) agrees with
+    the batched engine, and is None exactly where the engine reports an error."""
+    model, tok = tiny
+    pairs = [*pairs[:8], template.pair(tok, "", "an answer")]
+    results, _ = score(model, tok, pairs, 512, 2048, progress=False)
+    ref = [reference_ifd(model, tok, p, a, 512) for p, a in pairs]
+    assert [r is None for r in ref] == [r.ifd is None for r in results] == [False] * 8 + [True]
+    for r, want in zip(results[:8], ref[:8], strict=True):
+        assert r.ifd == pytest.approx(want, rel=1e-5)
