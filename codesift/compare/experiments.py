@@ -109,7 +109,7 @@ def read_experiment(root: Path, ref: Ref) -> Experiment:
         fs.close()
     reported = {k: v for k, v in metrics.get("eval", {}).items()
                 if isinstance(v, dict) and "pass@1" in v}
-    return Experiment(ref.name, facts(params, metrics), verdicts, reported)
+    return Experiment(ref.name, facts(params, metrics), verdicts, reported, params)
 
 
 def _files(fs: Any, folder: str, suffix: str) -> list[str]:
