@@ -38,6 +38,7 @@ def seeds_of(e: Experiment) -> tuple[Any, ...]:
 
 def group_arms(experiments: Sequence[Experiment]) -> list[list[Experiment]]:
     """The experiments in arms (lists of runs), in the order their first run comes."""
+    position = {id(e): i for i, e in enumerate(experiments)}
     buckets: dict[Any, list[Experiment]] = {}
     for i, e in enumerate(experiments):
         buckets.setdefault(arm_key(e) or i, []).append(e)
@@ -45,12 +46,13 @@ def group_arms(experiments: Sequence[Experiment]) -> list[list[Experiment]]:
     for runs in buckets.values():
         seeds = [seeds_of(e) for e in runs]
         if len(set(seeds)) < len(seeds):
-            log.warning("not pooled as seeds (a seed repeats): %s",
-                        ", ".join(e.name for e in runs))
+            if len(set(seeds)) > 1:  # seeds and a rerun; one seed only: runs of one config
+                log.warning("not pooled as seeds (a seed repeats): %s",
+                            ", ".join(e.name for e in runs))
             arms += [[e] for e in runs]
         else:
             arms.append(runs)
-    return arms
+    return sorted(arms, key=lambda runs: position[id(runs[0])])
 
 
 def arm_name(runs: Sequence[Experiment], taken: set[str]) -> str:

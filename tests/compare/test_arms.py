@@ -64,6 +64,13 @@ def test_a_repeated_seed_is_not_pooled_and_is_said(grid, caplog):
         groups = group_arms([*grid[3:6], again])
     assert [len(g) for g in groups] == [1, 1, 1, 1]
     assert "a seed repeats" in caplog.text and "cdas-rerun" in caplog.text
+    caplog.clear()
+    workspace = Experiment("workspace", params=grid[3].params)  # the same run twice, say
+    with caplog.at_level(logging.WARNING):
+        groups = group_arms([workspace, grid[6], grid[3]])
+    assert [[e.name for e in g] for g in groups] == [["workspace"], ["random-0.4-s0"],
+                                                     ["cdas-0.4-s0"]]  # in the order given
+    assert caplog.text == ""  # a config run twice: nothing to say
 
 
 def test_arms_not_named_by_the_grid_join_their_runs_names(grid):
