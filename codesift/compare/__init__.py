@@ -5,6 +5,9 @@ One home per job:
 
 * `stats.py`: bootstrap intervals (two-level with several samples per task), exact McNemar,
   paired bootstrap;
+* `seeds.py`: the same for an arm of several seeds (a hierarchical bootstrap over seeds, then
+  tasks) and the paired seed bootstrap between arms;
+* `arms.py`: experiments that differ only by seed, pooled into one arm;
 * `results.py`: `Experiment` (what a row holds) and `compare` (figures and tests per
   benchmark and test set against the baseline);
 * `experiments.py`: the experiments DVC knows, read at their revisions;

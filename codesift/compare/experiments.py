@@ -114,7 +114,7 @@ def read_experiment(root: Path, ref: Ref) -> Experiment:
     reported = {k: v for k, v in metrics.get("eval", {}).items()
                 if isinstance(v, dict) and "pass@1" in v}
     return Experiment(ref.name, {**facts(params, metrics), "cluster_shares": shares},
-                      verdicts, reported)
+                      verdicts, reported, params)
 
 
 def with_code(rows: list[dict], samples: list[dict] | None) -> None:

@@ -45,13 +45,21 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def run_table(c: Comparison) -> str | None:
-    """One row per experiment with run facts; None when no experiment has any (sample files)."""
+    """One row per experiment with run facts; None when no experiment has any (sample files).
+    With arms of several seeds, a seeds column, and their losses as mean ± sd."""
     if not any(v is not None for e in c.experiments for v in e.facts.values()):
         return None
-    header = ["experiment"] + [h for _, h, _ in RUN_COLUMNS]
-    rows = [[e.name] + [_cell(e.facts.get(k), f) for k, _, f in RUN_COLUMNS]
-            for e in c.experiments]
+    seeds = any(e.runs for e in c.experiments)
+    header = ["experiment"] + ["seeds"] * seeds + [h for _, h, _ in RUN_COLUMNS]
+    rows = [[e.name] + [str(len(e.runs) or 1)] * seeds +
+            [_fact_cell(e, k, f) for k, _, f in RUN_COLUMNS] for e in c.experiments]
     return _table(header, rows)
+
+
+def _fact_cell(e: Experiment, key: str, fmt: Callable[[Any], str]) -> str:
+    cell = _cell(e.facts.get(key), fmt)
+    sd = e.facts.get(f"{key}_sd")
+    return f"{cell} ± {_cell(sd, fmt)}" if key in LOSSES and cell and sd is not None else cell
 
 
 def _pct(x: float) -> str:
@@ -59,10 +67,11 @@ def _pct(x: float) -> str:
 
 
 def figure_cell(f: Figure) -> str:
+    seeds = f" ({f.seeds} seeds, sd {_pct(f.seed_sd)})" if f.seed_sd is not None else ""
     if f.interval:
         i = f.interval
-        return f"{_pct(i.estimate)} [{_pct(i.low)}, {_pct(i.high)}]"
-    return _pct(f.reported) if f.reported is not None else ""
+        return f"{_pct(i.estimate)} [{_pct(i.low)}, {_pct(i.high)}]{seeds}"
+    return _pct(f.reported) + seeds if f.reported is not None else ""
 
 
 def p_text(p: float) -> str:
@@ -76,7 +85,8 @@ def vs_cell(f: Figure, is_baseline: bool) -> str:
     if t is None:
         return ""
     mark = " *" if t.significant else ""
-    return f"{100 * t.difference:+.1f}, p={p_text(t.p_value)}{mark}"
+    spread = ", within seed spread" if f.within_seed_spread else ""
+    return f"{100 * t.difference:+.1f}, p={p_text(t.p_value)}{mark}{spread}"
 
 
 def pass_table(c: Comparison) -> str:
@@ -100,13 +110,24 @@ def notes(c: Comparison) -> str:
     tests = sorted({f.test.test for f in c.figures.values() if f.test})
     levels = "tasks, then samples within each task" if any(
         len({r["task_id"] for r in rows}) < len(rows)
-        for e in c.experiments for rows in e.verdicts.values()) else "tasks"
+        for e in c.experiments for run in e.runs or [e] for rows in run.verdicts.values()
+    ) else "tasks"
     used = f" (used here: {', '.join(tests)})" if tests else ""
     return (f"Baseline: **{c.baseline}**. pass@1 in % with a 95% percentile bootstrap interval "
             f"({c.n_resamples} resamples of {levels}; seed {c.seed}). 'vs baseline': the "
             "difference in points and the two-sided p-value of a paired test on the tasks both "
             "were tested on, exact McNemar (binomial test on the discordant tasks) with one "
-            f"sample per task, a paired bootstrap with several{used}; * = significant at 0.05.")
+            f"sample per task, a paired bootstrap with several{used}; * = significant at 0.05."
+            + (SEED_NOTE if any(e.runs for e in c.experiments) else ""))
+
+
+SEED_NOTE = (
+    " Arms of several seeds (experiments that differ only by select.seed and train.seed, one "
+    "row each): pass@1 is the mean over the seeds and sd its standard deviation across them; "
+    "the interval resamples seeds, then tasks (the same tasks for every drawn seed); the test "
+    "against the baseline is a paired seed bootstrap (seeds drawn per arm, tasks drawn once "
+    "for both). 'within seed spread': the difference is no larger than the seed sd (the "
+    "larger of the two arms'), so a rerun with another seed could undo it.")
 
 
 def markdown(c: Comparison) -> str:

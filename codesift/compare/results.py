@@ -3,12 +3,14 @@ of several against a baseline (pass@1 with bootstrap intervals, paired tests).""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from codesift import CodesiftError
+from codesift.compare.seeds import SeedRuns, seed_bootstrap_ci, seed_paired_bootstrap
 from codesift.compare.stats import (
     Interval,
     Outcomes,
@@ -25,12 +27,17 @@ SETS = ("base", "plus")
 class Experiment:
     """One row of the report. `facts`: the run's table columns (blank when unknown);
     `verdicts`: benchmark -> rows {task_id, passed, base_status, plus_status} per sample;
-    `reported`: benchmark -> the metrics file's figures, for runs without verdict files."""
+    `reported`: benchmark -> the metrics file's figures, for runs without verdict files;
+    `params`: the run's params.yaml (what tells seeds of one arm apart from other arms);
+    `runs`: for an arm of several seeds, its runs (then `facts` holds their means, and
+    `<key>_sd` their standard deviation where they differ; verdicts stay with the runs)."""
 
     name: str
     facts: dict[str, Any] = field(default_factory=dict)
     verdicts: dict[str, list[dict]] = field(default_factory=dict)
     reported: dict[str, dict] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    runs: list[Experiment] = field(default_factory=list)
 
     @property
     def data_size(self) -> float | None:
@@ -82,13 +89,15 @@ def verdict_sets(rows: Sequence[dict]) -> tuple[str, ...]:
 
 
 def pick_baseline(experiments: Sequence[Experiment], name: str | None) -> str:
-    """`name` (exact, else a unique prefix), or the experiment with the most training data
-    (the full-data run); the first one when no data size is known (sample files)."""
+    """`name` (exact, else a unique prefix; a seed run's name stands for its arm), or the
+    experiment with the most training data (the full-data run); the first one when no data
+    size is known (sample files)."""
     names = [e.name for e in experiments]
     if name:
         if name in names:
             return name
-        hits = [n for n in names if n.startswith(name)]
+        arm = [e.name for e in experiments if any(r.name == name for r in e.runs)]
+        hits = arm or [n for n in names if n.startswith(name)]
         if len(hits) != 1:
             raise CodesiftError(f"--baseline {name!r} matches {len(hits)} of the experiments "
                                 f"({', '.join(names)}); give one name")
@@ -99,23 +108,27 @@ def pick_baseline(experiments: Sequence[Experiment], name: str | None) -> str:
 
 def compare(experiments: list[Experiment], baseline: str | None = None,
             n_resamples: int = 10_000, seed: int = 0) -> Comparison:
-    """Every experiment's pass@1 (with interval) per benchmark and test set, and its paired
-    test against the baseline on their common tasks."""
+    """Every arm's pass@1 (with interval) per benchmark and test set, and its paired test
+    against the baseline on their common tasks; experiments that differ only by seed are
+    pooled into one arm (`arms.py`)."""
+    from codesift.compare.arms import arms
+
     if not experiments:
         raise CodesiftError("no experiments to compare")
     names = [e.name for e in experiments]
     if len(set(names)) < len(names):
         raise CodesiftError(f"experiment names repeat: {', '.join(names)}")
-    base = pick_baseline(experiments, baseline)
-    by_name = {e.name: e for e in experiments}
+    rows = arms(experiments)
+    base = pick_baseline(rows, baseline)
+    by_name = {e.name: e for e in rows}
     benchmarks = sorted({b for e in experiments for b in (*e.verdicts, *e.reported)})
     sets = {b: _sets_of(experiments, b) for b in benchmarks}
     figures = {}
-    for e in experiments:
+    for e in rows:
         for b in benchmarks:
             for s in sets[b]:
                 figures[(e.name, b, s)] = _figure(e, by_name[base], b, s, n_resamples, seed)
-    return Comparison(experiments, base, benchmarks, sets, figures, n_resamples, seed)
+    return Comparison(rows, base, benchmarks, sets, figures, n_resamples, seed)
 
 
 def _sets_of(experiments: Sequence[Experiment], bench: str) -> tuple[str, ...]:
@@ -126,17 +139,55 @@ def _sets_of(experiments: Sequence[Experiment], bench: str) -> tuple[str, ...]:
 
 def _figure(e: Experiment, base: Experiment, bench: str, test_set: str, n_resamples: int,
             seed: int) -> Figure:
-    rows = e.verdicts.get(bench)
-    if not rows:
-        return Figure(None, reported=_reported(e.reported.get(bench), test_set))
-    mine = outcomes(rows, test_set)
-    interval = bootstrap_ci(mine, n_resamples, seed)
-    if e is base or not base.verdicts.get(bench):
-        return Figure(interval)
-    theirs = outcomes(base.verdicts[bench], test_set)
-    if not set(mine.task_ids) & set(theirs.task_ids):
-        return Figure(interval)
-    return Figure(interval, paired_test(theirs, mine, n_resamples, seed))
+    """pass@1 of an arm (a single run: one seed), its interval and its test against the
+    baseline arm; an arm's runs without verdicts on `bench` are not in its figure (`seeds`
+    says how many are)."""
+    mine = _seed_outcomes(e, bench, test_set)
+    if not mine:
+        return _reported_figure(e, bench, test_set)
+    arm = SeedRuns.of(mine)
+    interval = seed_bootstrap_ci(arm, n_resamples, seed) if len(mine) > 1 \
+        else bootstrap_ci(mine[0], n_resamples, seed)
+    theirs = _seed_outcomes(base, bench, test_set) if e is not base else []
+    test = _test(theirs, mine, n_resamples, seed) if theirs else None
+    if test is None:
+        return Figure(interval, seeds=len(mine), seed_sd=arm.seed_sd)
+    spreads = [x for x in (arm.seed_sd, SeedRuns.of(theirs).seed_sd) if x is not None]
+    within = abs(test.difference) <= max(spreads) if spreads else None
+    return Figure(interval, test, seeds=len(mine), seed_sd=arm.seed_sd,
+                  within_seed_spread=within)
+
+
+def _seed_outcomes(e: Experiment, bench: str, test_set: str) -> list[Outcomes]:
+    """Per run of the arm with verdicts on `bench`, its outcomes (one for a single run);
+    an arm's seeds must share tasks (they ran the same params)."""
+    runs = [outcomes(r.verdicts[bench], test_set) for r in e.runs or [e]
+            if r.verdicts.get(bench)]
+    if len(runs) > 1 and not set.intersection(*(set(o.task_ids) for o in runs)):
+        raise CodesiftError(f"{e.name}: its seeds share no {bench} task")
+    return runs
+
+
+def _test(base: list[Outcomes], other: list[Outcomes], n_resamples: int, seed: int
+          ) -> PairedTest | None:
+    """The paired test on the common tasks (None without any): McNemar or the paired
+    bootstrap between single runs, the paired seed bootstrap when either arm has seeds."""
+    a, b = SeedRuns.of(base), SeedRuns.of(other)
+    if not set(a.task_ids) & set(b.task_ids):
+        return None
+    if len(base) == len(other) == 1:
+        return paired_test(base[0], other[0], n_resamples, seed)
+    return seed_paired_bootstrap(a, b, n_resamples, seed)
+
+
+def _reported_figure(e: Experiment, bench: str, test_set: str) -> Figure:
+    """The metrics files' pass@1 (runs without verdict files): an arm's mean and seed sd."""
+    values = [v for r in e.runs or [e]
+              if (v := _reported(r.reported.get(bench), test_set)) is not None]
+    if not values:
+        return Figure(None)
+    sd = statistics.stdev(values) if len(values) > 1 else None
+    return Figure(None, reported=statistics.fmean(values), seeds=len(values), seed_sd=sd)
 
 
 def _reported(metrics: dict | None, test_set: str) -> float | None:

@@ -10,6 +10,11 @@
     name: "{select.method}-{select.ratio}"   # optional; default: the values joined by '-'
     experiments:                 # optional: more experiments, each named
       - {name: full, set: {select.method: random, select.ratio: 1.0}}
+    seeds: [0, 1, 2]             # optional: each experiment once per seed, as an arm
+
+With `seeds`, every experiment above is an arm run once per seed, named `<arm>-s<seed>` (e.g.
+cdas-0.4-s1), with select.seed and train.seed both set to the seed; no arm may set either
+itself (nor may `common` or the profile), and `baseline` names an arm.
 
 An experiment's params are the committed params.yaml plus, in this order, the profile, `common`
 and its own overrides; nothing else (see `queue.py` for what DVC would otherwise carry over).
@@ -28,7 +33,8 @@ from typing import Any
 from codesift import CodesiftError
 from codesift.config import build, flatten, override, read_yaml
 
-KEYS = {"description", "profile", "baseline", "common", "matrix", "name", "experiments"}
+KEYS = {"description", "profile", "baseline", "common", "matrix", "name", "experiments", "seeds"}
+SEED_KEYS = ("select.seed", "train.seed")  # what `seeds:` sets in every experiment
 # git ref component rules DVC enforces on -n, kept simple: no "..", no leading "." or "-"
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 FIELD = re.compile(r"\{([^{}]+)\}")
@@ -38,6 +44,7 @@ FIELD = re.compile(r"\{([^{}]+)\}")
 class Experiment:
     name: str
     overrides: dict[str, Any]  # dotted key -> value, profile and common included
+    arm: str = ""  # the arm it is one seed of (with `seeds:`); "": the experiment is the arm
 
     def set_params(self) -> list[str]:
         """The `-S` arguments of `dvc exp run`."""
@@ -51,6 +58,7 @@ class Grid:
     baseline: str | None = None
     profile: str | None = None
     description: str = ""
+    seeds: list[int] = field(default_factory=list)  # [] : no seed axis
 
 
 def _text(value: Any) -> str:
@@ -84,7 +92,38 @@ def _problems(raw: Any) -> list[str]:
                            f"got {e!r}")
     if not out and not matrix and not exps:
         out.append("no experiments: give a matrix and/or experiments")
-    return out
+    return out + _seed_problems(raw)
+
+
+def _seed_problems(raw: dict) -> list[str]:
+    """The `seeds` list: non-empty, integers only (bools are not), each once."""
+    if "seeds" not in raw:
+        return []
+    seeds = raw["seeds"]
+    if not isinstance(seeds, list) or not seeds:
+        return [f"seeds: expected a non-empty list of integers, got {seeds!r}"]
+    out = [f"seeds: {s!r} is not an integer" for s in seeds
+           if not isinstance(s, int) or isinstance(s, bool)]
+    ints = [s for s in seeds if isinstance(s, int) and not isinstance(s, bool)]
+    return out + [f"seeds: {s} is listed {ints.count(s)} times"
+                  for s in dict.fromkeys(ints) if ints.count(s) > 1]
+
+
+def _seed_setters(raw: dict, profile: str | None, base: dict[str, Any]) -> list[str]:
+    """With `seeds`, every place that sets select.seed or train.seed itself (one line each):
+    the grid sets both from the seed, so an own value would be silently replaced."""
+    if "seeds" not in raw:
+        return []
+    sources: list[tuple[str, dict]] = [(f"the profile {profile}", base),
+                                       ("common", flatten(raw.get("common") or {}))]
+    sources += [(f"matrix.{k}", flatten({k: v})) for k, vs in (raw.get("matrix") or {}).items()
+                for v in vs]
+    sources += [(f"experiment {e['name']}", flatten(e.get("set") or {}))
+                for e in raw.get("experiments") or []]
+    lines = [f"seeds: {where} sets {key}; with seeds the grid sets {' and '.join(SEED_KEYS)} "
+             "of every experiment to its seed" for where, flat in sources for key in SEED_KEYS
+             if key in flat]
+    return list(dict.fromkeys(lines))  # a matrix key's values: one line, not one per value
 
 
 def _expand(raw: dict) -> list[tuple[str, dict[str, Any]]]:
@@ -121,6 +160,34 @@ def load_grid(path: str | Path, profile: str | Path | None = None) -> Grid:
     except CodesiftError as e:
         raise CodesiftError(f"{path}: {e}")
     names = [n for n, _ in named]
+    _check_names(path, names)
+    prof = str(profile) if profile else raw.get("profile")
+    base = flatten(read_yaml(prof)) if prof else {}
+    setters = _seed_setters(raw, prof, base)
+    if setters:
+        raise CodesiftError("\n".join(f"{path}: {line}" for line in setters))
+    if raw.get("baseline") and raw["baseline"] not in names:
+        raise CodesiftError(f"{path}: baseline {raw['baseline']!r} is not one of the grid's "
+                            f"experiments ({', '.join(names)})")
+    common = flatten(raw.get("common") or {})  # dotted keys, mapping values too
+    arms = [Experiment(n, {**base, **common, **flatten(own)}) for n, own in named]
+    exps = _per_seed(arms, raw.get("seeds") or [])
+    return Grid(path, exps, raw.get("baseline"), prof, raw.get("description", ""),
+                list(raw.get("seeds") or []))
+
+
+def _per_seed(arms: list[Experiment], seeds: list[int]) -> list[Experiment]:
+    """Each arm once per seed (`<arm>-s<seed>`, select.seed and train.seed set), arm by arm;
+    the arms themselves without seeds."""
+    if not seeds:
+        return arms
+    return [Experiment(f"{a.name}-s{s}", {**a.overrides, **dict.fromkeys(SEED_KEYS, s)},
+                       a.name) for a in arms for s in seeds]
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    """Valid DVC experiment names, each used once (with seeds, the arms': `-s<seed>` keeps
+    a valid name valid and distinct names distinct)."""
     bad = [n for n in names if not NAME.match(n) or ".." in n or n.endswith(".lock")]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if bad or dupes:
@@ -128,14 +195,6 @@ def load_grid(path: str | Path, profile: str | Path | None = None) -> Grid:
                                        "experiment name" for n in bad] +
                                       [f"{path}: experiment name {n!r} is used twice"
                                        for n in dupes]))
-    prof = str(profile) if profile else raw.get("profile")
-    base = flatten(read_yaml(prof)) if prof else {}
-    common = flatten(raw.get("common") or {})  # dotted keys, mapping values too
-    exps = [Experiment(n, {**base, **common, **flatten(own)}) for n, own in named]
-    if raw.get("baseline") and raw["baseline"] not in names:
-        raise CodesiftError(f"{path}: baseline {raw['baseline']!r} is not one of the grid's "
-                            f"experiments ({', '.join(names)})")
-    return Grid(path, exps, raw.get("baseline"), prof, raw.get("description", ""))
 
 
 def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yaml") -> None:

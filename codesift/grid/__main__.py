@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         if failed:
             print(f"failed: {', '.join(failed)} (`dvc queue logs NAME`)", file=sys.stderr)
         if ok:
-            report(args, ok, grid.baseline if grid.baseline in ok else None)
+            arms = {e.arm or e.name for e in grid.experiments if e.name in ok}
+            report(args, ok, grid.baseline if grid.baseline in arms else None)
         if failed:
             sys.exit(1)
     except CodesiftError as e:

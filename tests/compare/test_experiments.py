@@ -69,3 +69,30 @@ def test_compare_cli_on_chosen_experiments(repo, grid_log):
     assert (repo / "other/compare.html").is_file()
     bad = sh("python", "-m", "codesift.compare", "--exp", "nosuch", cwd=repo, check=False)
     assert bad.startswith("error: nosuch: no such experiment, branch or commit")
+
+
+SEED_GRID = """
+seeds: [0, 1]
+matrix:
+  select.method: [random]
+  select.ratio: [0.3]
+"""
+
+
+def test_a_grid_of_seeds_is_reported_as_one_arm(ci_run, tmp_path_factory):
+    from codesift.compare.experiments import read_experiments
+
+    repo = copy_run(ci_run, tmp_path_factory.mktemp("seeds") / "repo")
+    (repo / "grid.yaml").write_text(SEED_GRID)
+    commit_all(repo, "grid of seeds")
+    log = sh("python", "-m", "codesift.grid", "grid.yaml", "--run", "--bootstrap", "500",
+             cwd=repo)
+    assert "queued 2: random-0.3-s0, random-0.3-s1" in log
+    md = (repo / "reports/compare.md").read_text()
+    got = rows(md)
+    assert list(got) == ["random-0.3"] and got["random-0.3"][1] == "baseline"
+    assert re.fullmatch(CI + r" \(2 seeds, sd \d+\.\d\)", got["random-0.3"][0])
+    assert re.search(r"\| random-0\.3 \| 2 \| random \| 0\.3 \|", md)
+    runs = read_experiments(repo, ["random-0.3-s0", "random-0.3-s1"])
+    assert [(e.params["select"]["seed"], e.params["train"]["seed"]) for e in runs] == [
+        (0, 0), (1, 1)]

@@ -101,3 +101,77 @@ def test_shipped_grids_are_valid(name, n):
     check_params(grid, read_yaml(ROOT / "params.yaml"))
     full = next(e for e in grid.experiments if e.name == "full")
     assert full.overrides["select.ratio"] == 1.0 and full.overrides["select.method"] == "random"
+
+
+def test_seeds_run_every_arm_once_per_seed_seeding_selection_and_training(tmp_path):
+    grid = load_grid(write(tmp_path, """
+baseline: full
+seeds: [0, 1, 2]
+common: {train.max_steps: 2}
+matrix: {select.method: [cdas], select.ratio: [0.4]}
+name: "{select.method}-{select.ratio}"
+experiments: [{name: full, set: {select.method: random, select.ratio: 1.0}}]
+"""))
+    assert [e.name for e in grid.experiments] == [
+        "cdas-0.4-s0", "cdas-0.4-s1", "cdas-0.4-s2", "full-s0", "full-s1", "full-s2"]
+    assert [e.arm for e in grid.experiments] == ["cdas-0.4"] * 3 + ["full"] * 3
+    assert grid.seeds == [0, 1, 2] and grid.baseline == "full"
+    assert grid.experiments[1].overrides == {
+        "train.max_steps": 2, "select.method": "cdas", "select.ratio": 0.4,
+        "select.seed": 1, "train.seed": 1}
+    assert grid.experiments[5].set_params()[-2:] == ["select.seed=2", "train.seed=2"]
+    check_params(grid, read_yaml(ROOT / "params.yaml"))
+    plain = load_grid(write(tmp_path, "matrix: {select.ratio: [0.4]}"))
+    assert [(e.name, e.arm) for e in plain.experiments] == [("0.4", "")] and plain.seeds == []
+
+
+def test_an_arm_that_seeds_itself_collides_with_seeds_one_line_per_place(tmp_path):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("select: {seed: 9}\n")
+    path = write(tmp_path, f"""
+profile: {profile}
+seeds: [0, 1]
+common: {{train: {{seed: 3, lr: 0.1}}}}
+matrix: {{select.seed: [1, 2], select.ratio: [0.4]}}
+experiments: [{{name: full, set: {{train.seed: 5}}}}, {{name: ok, set: {{select.ratio: 1.0}}}}]
+""")
+    with pytest.raises(CodesiftError) as e:
+        load_grid(path)
+    lines = str(e.value).splitlines()
+    assert all(line.startswith(f"{path}: seeds: ") for line in lines)
+    assert [line.split(": ", 2)[2].split(";")[0] for line in lines] == [
+        f"the profile {profile} sets select.seed", "common sets train.seed",
+        "matrix.select.seed sets select.seed", "experiment full sets train.seed"]
+    assert "select.seed and train.seed of every experiment" in lines[0]
+    other = tmp_path / "q.yaml"
+    other.write_text("train: {max_steps: 2}\n")
+    with pytest.raises(CodesiftError, match=r"common sets train\.seed") as e:
+        load_grid(path, other)  # --profile replaces the file's: only its own setters count
+    assert "the profile" not in str(e.value)
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ("[]", "seeds: expected a non-empty list of integers, got []"),
+    ("3", "seeds: expected a non-empty list of integers, got 3"),
+    ("[0, 1, 1]", "seeds: 1 is listed 2 times"),
+    ("[0, 1.5]", "seeds: 1.5 is not an integer"),
+    ("[0, true]", "seeds: True is not an integer"),
+    ("[0, '1']", "seeds: '1' is not an integer"),
+])
+def test_bad_seed_lists_are_one_line_each_naming_the_grid(tmp_path, seeds, message):
+    path = write(tmp_path, f"matrix: {{select.ratio: [0.4]}}\nseeds: {seeds}")
+    with pytest.raises(CodesiftError) as e:
+        load_grid(path)
+    assert str(e.value) == f"{path}: {message}"
+
+
+def test_a_grid_with_a_bad_seed_list_is_refused_by_dry_run(tmp_path, capsys):
+    from codesift.grid.__main__ import main
+
+    path = write(tmp_path, "matrix: {select.ratio: [0.4]}\nseeds: [2, 2, x]")
+    with pytest.raises(SystemExit) as e:
+        main([str(path), "--dry-run", "--repo", str(ROOT)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {path}: seeds: 'x' is not an integer",
+                   f"{path}: seeds: 2 is listed 2 times"]
