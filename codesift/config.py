@@ -215,6 +215,25 @@ class ActiveftOptions:
 
 
 @dataclass
+class SuperfilterOptions:
+    """Superfiltering.D (tianyi-lab/Superfiltering, do_fla.py): IFD filter, then facility
+    location."""
+
+    ifd_share: Annotated[float, UNIT] = 0.2  # top share of the pool by IFD kept for the
+    #                                          facility-location step (the script: 10,400/52,002)
+
+
+@dataclass
+class RdsOptions:
+    """RDS+ (Ivison et al. 2025): the scorer's weighted mean-pooled final hidden states, cosine
+    to a query set, round-robin over the query examples."""
+
+    query: str = "data/prepared/valid.jsonl"  # query records (prepared JSONL); never selectable
+    max_len: Annotated[int, Range(2)] = 2048  # tokens per record (the paper's 2,048)
+    batch_tokens: Annotated[int, AT_LEAST_1] = 4096  # rows x widest row per forward pass
+
+
+@dataclass
 class SelectConfig:
     """Knobs every selector shares, then each method's own section (`select.<method>`)."""
 
@@ -230,6 +249,8 @@ class SelectConfig:
     ifd_diverse: IfdDiverseOptions = field(default_factory=IfdDiverseOptions)
     dq: DqOptions = field(default_factory=DqOptions)
     activeft: ActiveftOptions = field(default_factory=ActiveftOptions)
+    superfilter: SuperfilterOptions = field(default_factory=SuperfilterOptions)
+    rds: RdsOptions = field(default_factory=RdsOptions)
 
 
 @dataclass
