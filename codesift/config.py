@@ -231,6 +231,7 @@ class RdsOptions:
     query: str = "data/prepared/valid.jsonl"  # query records (prepared JSONL); never selectable
     max_len: Annotated[int, Range(2)] = 2048  # tokens per record (the paper's 2,048)
     batch_tokens: Annotated[int, AT_LEAST_1] = 4096  # rows x widest row per forward pass
+    chunk_size: Annotated[int, AT_LEAST_1] = 512  # records per saved chunk (the resume unit)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """select: choose the training subset.
 
-in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings
+in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings,
+     --rds (RDS+ representations)
      params: select
 out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
      JS divergence, coverage, diversity), --plots/*.json (dvc plots)
@@ -13,9 +14,10 @@ import time
 from stages._run import run
 
 
-def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str):
+def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str,
+              rds_dir: str | None = None):
     """Scores and embeddings aligned to the prepared records, checked by id (DEITA's scores
-    only where the deita_score stage computed them)."""
+    and RDS+ representations only where their stages computed them)."""
     import numpy as np
 
     from codesift import CodesiftError
@@ -33,12 +35,19 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
     if deita and [s["id"] for s in deita] != ids:
         raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
                             "deita_score")
+    reps = query_reps = None
+    if rds_dir is not None and (rds_ids := read_json(f"{rds_dir}/ids.json")):
+        if rds_ids != ids:
+            raise CodesiftError(f"{rds_dir}/ids.json: ids differ from the prepared data; rerun "
+                                "rds_embed")
+        reps, query_reps = np.load(f"{rds_dir}/reps.npy"), np.load(f"{rds_dir}/query.npy")
     nan = float("nan")
     return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
                 ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
                 ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
                               for s in scores]),
-                deita=np.array([s["score"] for s in deita]) if deita else None)
+                deita=np.array([s["score"] for s in deita]) if deita else None,
+                reps=reps, query_reps=query_reps)
 
 
 def main(args, p) -> None:
@@ -50,7 +59,7 @@ def main(args, p) -> None:
     start = time.perf_counter()
     cfg = p.select
     records = read_jsonl(args.data)
-    pool = load_pool(records, args.scores, args.deita, args.embeddings)
+    pool = load_pool(records, args.scores, args.deita, args.embeddings, args.rds)
     n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
     tasks = [r.get("task", "") for r in records]
     picked = select_per_task(pool, tasks, n, cfg) if cfg.per_task else select(pool, n, cfg)
@@ -75,6 +84,7 @@ PATHS = {  # every path comes from dvc.yaml's cmd
     "--scores": "IFD scores (JSONL, prepared order)",
     "--deita": "DEITA scores (JSONL; empty if not scored)",
     "--embeddings": "embeddings directory",
+    "--rds": "RDS+ representations directory (empty unless select.method is rds)",
     "--out": "selected records (JSONL)",
     "--metrics": "metrics JSON",
     "--plots": "directory for the plot data (JSON)",
