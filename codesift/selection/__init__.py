@@ -29,6 +29,8 @@ class Pool:
     deita: np.ndarray | None = None  # DEITA's complexity x quality, where it was scored
     reps: np.ndarray | None = None  # RDS+: the scorer's pooled hidden states, L2-normalised
     query_reps: np.ndarray | None = None  # the same of the query set (not pool rows)
+    grads: np.ndarray | None = None  # LESS: projected LoRA gradient features (see less.py)
+    query_grads: np.ndarray | None = None  # the same of the query set (not pool rows)
 
     def __len__(self) -> int:
         return len(self.ifd)
@@ -38,7 +40,7 @@ class Pool:
             return None if a is None else a[idx]
 
         return Pool(take(self.embeddings), self.ifd[idx], self.ppl[idx], take(self.deita),
-                    take(self.reps), self.query_reps)
+                    take(self.reps), self.query_reps, take(self.grads), self.query_grads)
 
 
 # What to set when a selector's input is missing (`needs` names Pool fields).
@@ -47,6 +49,8 @@ HOW_TO_GET = {
     "deita": "set select.deita.scorer_complexity and select.deita.scorer_quality",
     "reps": "the rds_embed stage computes them when select.method is rds",
     "query_reps": "the rds_embed stage computes them from select.rds.query",
+    "grads": "the less_grads stage computes them when select.method is less",
+    "query_grads": "the less_grads stage computes them from select.less.query",
 }
 
 

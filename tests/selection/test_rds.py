@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from codesift.io import ArrayChunks
-from codesift.representations import (position_weights, record_ids, representations,
-                                      representations_resumable)
+from codesift.representations import position_weights, record_ids, representations
+from codesift.representations import representations_resumable as resumable
 from codesift.selection import Pool
 from codesift.selection.rds import round_robin
 from tests.conftest import ROOT
@@ -82,7 +82,7 @@ def test_resumable_reuses_finished_chunks_and_ignores_other_inputs(tiny, tmp_pat
     full = representations(model, tok, seqs, 64)
     store = ArrayChunks(tmp_path / "r", "fp1")
     store.put(1, np.full((3, full.shape[1]), 7.0, dtype=np.float32))  # a "finished" chunk 1
-    got, resumed = representations_resumable(model, tok, seqs, 64, store, chunk_size=3)
+    got, resumed = resumable(model, tok, seqs, 64, store, chunk_size=3)
     assert resumed == 3 and np.all(got[3:6] == 7.0)  # taken from the store, not recomputed
     np.testing.assert_array_equal(got[:3], full[:3])
     np.testing.assert_array_equal(got[6:], full[6:])

@@ -12,7 +12,8 @@ METHODS = REGISTRY.names()  # package discovery: every module under codesift/sel
 
 def test_discovery_finds_every_method_module():
     assert set(METHODS) >= {"cdas", "activeft", "ifd", "ifd_filtered", "ifd_diverse", "ppl",
-                            "random", "kcenter", "deita", "dq", "superfilter", "rds"}
+                            "random", "kcenter", "deita", "dq", "superfilter", "rds",
+                            "less"}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -35,7 +36,8 @@ def test_every_method_twice_gives_identical_indices(method):
 def test_every_method_handles_a_single_record(method):
     one = Pool(embeddings=np.ones((1, 4), dtype=np.float32) / 2, ifd=np.array([0.5]),
                ppl=np.array([2.0]), deita=np.array([9.0]), reps=np.ones((1, 4)) / 2,
-               query_reps=np.ones((2, 4)) / 2)
+               query_reps=np.ones((2, 4)) / 2, grads=np.ones((1, 4)) / 2,
+               query_grads=np.ones((2, 4)) / 2)
     assert pick(method, one, 1, n_clusters=10).tolist() in ([0], [])
 
 
