@@ -221,16 +221,16 @@ class ArrayChunks:
             self.folder.mkdir(parents=True)
             write_text(stamp, fingerprint)
 
-    def _path(self, k: int) -> Path:
-        return self.folder / f"chunk-{k:06d}.npy"
+    def _path(self, k: int | str) -> Path:
+        return self.folder / (f"chunk-{k:06d}.npy" if isinstance(k, int) else f"{k}.npy")
 
-    def get(self, k: int):
+    def get(self, k: int | str):
         """Chunk k as written, or None if it was never finished."""
         import numpy as np
 
         return np.load(self._path(k)) if self._path(k).is_file() else None
 
-    def put(self, k: int, array) -> None:
+    def put(self, k: int | str, array) -> None:
         import numpy as np
 
         with atomic_path(self._path(k)) as tmp, open(tmp, "wb") as f:

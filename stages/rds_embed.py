@@ -19,44 +19,17 @@ from pathlib import Path
 from stages._run import run
 
 
-def read_query(path: str, pool_ids: set[str]) -> list[dict]:
-    """The query records, checked before any work: present, non-empty, usable, disjoint from
-    the pool (a query example must never be selectable)."""
-    from codesift import CodesiftError
-    from codesift.io import iter_jsonl
-
-    where = f"select.rds.query: {path}"
-    if not Path(path).is_file():
-        raise CodesiftError(f"{where}: not found (a JSONL of target-task records)")
-    records = []
-    for line, rec in iter_jsonl(path):
-        if not isinstance(rec, dict):
-            raise CodesiftError(f"{path}:{line}: expected a JSON object")
-        usable = isinstance(rec.get("instruction"), str) and isinstance(rec.get("response"), str)
-        if not isinstance(rec.get("id"), str) or not (
-                usable or "chat_rounds" in rec or isinstance(rec.get("text"), str)):
-            raise CodesiftError(f"{path}:{line}: a query record needs an id and instruction and "
-                                "response (or chat_rounds, or text), as prepared records have")
-        records.append(rec)
-    if not records:
-        raise CodesiftError(f"{where}: no records (RDS+ needs target-task examples)")
-    shared = [r["id"] for r in records if r["id"] in pool_ids]
-    if shared:
-        raise CodesiftError(f"{where}: {len(shared)} of its ids are also in the pool (first: "
-                            f"{shared[0]}); a query example must never be selectable")
-    return records
-
-
 def compute(args, p):
     """(reps, query_reps, ids, query_ids, n_resumed, chunk store) for select.method rds,
     checking the query set and the model before loading anything heavy."""
     from codesift import CodesiftError
+    from codesift.data.query import read_query
     from codesift.io import ArrayChunks, fingerprint, read_jsonl
 
     cfg = p.select.rds
     records = read_jsonl(args.data)
     ids = [r["id"] for r in records]
-    query = read_query(cfg.query, set(ids))
+    query = read_query(cfg.query, set(ids), "select.rds.query")
     if not (Path(args.model) / "config.json").is_file():
         raise CodesiftError(f"{args.model}: no model there; select.method rds needs the "
                             "scorer model (the scorer stage writes it)")

@@ -1,7 +1,7 @@
 """select: choose the training subset.
 
 in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings,
-     --rds (RDS+ representations)
+     --rds (RDS+ representations), --less (LESS gradient features)
      params: select
 out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
      JS divergence, coverage, diversity), --plots/*.json (dvc plots)
@@ -15,7 +15,7 @@ from stages._run import run
 
 
 def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str,
-              rds_dir: str | None = None):
+              rds_dir: str | None = None, less_dir: str | None = None):
     """Scores and embeddings aligned to the prepared records, checked by id (DEITA's scores
     and RDS+ representations only where their stages computed them)."""
     import numpy as np
@@ -35,19 +35,30 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
     if deita and [s["id"] for s in deita] != ids:
         raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
                             "deita_score")
-    reps = query_reps = None
-    if rds_dir is not None and (rds_ids := read_json(f"{rds_dir}/ids.json")):
-        if rds_ids != ids:
-            raise CodesiftError(f"{rds_dir}/ids.json: ids differ from the prepared data; rerun "
-                                "rds_embed")
-        reps, query_reps = np.load(f"{rds_dir}/reps.npy"), np.load(f"{rds_dir}/query.npy")
+    reps, query_reps = _features(rds_dir, "reps.npy", ids, "rds_embed")
+    grads, query_grads = _features(less_dir, "grads.npy", ids, "less_grads")
     nan = float("nan")
     return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
                 ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
                 ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
                               for s in scores]),
                 deita=np.array([s["score"] for s in deita]) if deita else None,
-                reps=reps, query_reps=query_reps)
+                reps=reps, query_reps=query_reps, grads=grads, query_grads=query_grads)
+
+
+def _features(folder: str | None, name: str, ids: list[str], stage: str):
+    """(pool rows, query rows) a query-matching stage wrote, or (None, None) if it wrote none
+    (select.method was not its method)."""
+    import numpy as np
+
+    from codesift import CodesiftError
+    from codesift.io import read_json
+
+    if folder is None or not (found := read_json(f"{folder}/ids.json")):
+        return None, None
+    if found != ids:
+        raise CodesiftError(f"{folder}/ids.json: ids differ from the prepared data; rerun {stage}")
+    return np.load(f"{folder}/{name}"), np.load(f"{folder}/query.npy")
 
 
 def main(args, p) -> None:
@@ -59,7 +70,7 @@ def main(args, p) -> None:
     start = time.perf_counter()
     cfg = p.select
     records = read_jsonl(args.data)
-    pool = load_pool(records, args.scores, args.deita, args.embeddings, args.rds)
+    pool = load_pool(records, args.scores, args.deita, args.embeddings, args.rds, args.less)
     n = n_to_select(len(records), cfg.ratio, cfg.sample_num)
     tasks = [r.get("task", "") for r in records]
     picked = select_per_task(pool, tasks, n, cfg) if cfg.per_task else select(pool, n, cfg)
@@ -85,6 +96,7 @@ PATHS = {  # every path comes from dvc.yaml's cmd
     "--deita": "DEITA scores (JSONL; empty if not scored)",
     "--embeddings": "embeddings directory",
     "--rds": "RDS+ representations directory (empty unless select.method is rds)",
+    "--less": "LESS gradient features directory (empty unless select.method is less)",
     "--out": "selected records (JSONL)",
     "--metrics": "metrics JSON",
     "--plots": "directory for the plot data (JSON)",

@@ -20,7 +20,8 @@ CHECK = ["python", "-m", "codesift.config", "--check"]
 PREPARE = ["python", "-m", "stages.prepare", "--source", "train.jsonl", "--out", "out/p.jsonl",
            "--valid", "out/v.jsonl", "--metrics", "out/m.json"]
 SELECT = ["python", "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
-          "--deita", "d.jsonl", "--embeddings", "emb", "--rds", "rds", "--out", "out/sel.jsonl",
+          "--deita", "d.jsonl", "--embeddings", "emb", "--rds", "rds", "--less", "rds",
+          "--out", "out/sel.jsonl",
           "--metrics", "out/m.json", "--plots", "out/plots"]
 MERGE = ["python", "-m", "stages.ifd_merge", "--shards", "shards", "--shard-metrics", "sm",
          "--data", "p.jsonl", "--out", "out/ifd.jsonl", "--metrics", "out/m.json", "--hist",

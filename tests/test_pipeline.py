@@ -15,7 +15,7 @@ from tests.dvc_repo import copy_run, from_run_cache, lock_outs, ran, sh
 pytestmark = pytest.mark.slow
 
 STAGES = {"check", "prepare", "base", "ifd@0", "ifd_merge", "embed", "deita_score", "rds_embed",
-          "select", "train", "generate", "evaluate"}
+          "less_grads", "select", "train", "generate", "evaluate"}
 OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
            "data/scores/shards/0/scores.jsonl", "data/scores/ifd.jsonl", "metrics/ifd_hist.json",
            "data/embeddings/embeddings.npy", "data/selected/train.jsonl",

@@ -17,19 +17,17 @@ take it if the gain is >= the next bound, else push it back. Ties in the heap go
 The candidates are in the script's order, IFD descending (ties by pool order: Python's stable
 sort), which decides the heap's ties. submodlib is not a dependency: it builds a C++ extension
 and holds the m x m kernel (0.4 GB at the script's 10,400 candidates, 0.9 GB at 15,000); we
-compute kernel columns on demand from the embeddings (one m x d product per gain evaluation,
-memory O(m)), in float64 where submodlib uses float32, so near-ties can break differently.
+compute kernel columns on demand from the embeddings, a batch of candidates at a time (memory
+O(m x batch)), in float64 where submodlib uses float32, so near-ties can break differently.
 """
 
 from __future__ import annotations
-
-import heapq
 
 import numpy as np
 
 from codesift.selection import Pool, register, top_k, valid_ifd
 
-BLOCK = 1024  # kernel columns computed at once for the initial gains: m x BLOCK doubles
+BLOCK = 1024  # kernel columns computed at once: m x BLOCK doubles
 
 
 class FacilityLocation:
@@ -48,8 +46,13 @@ class FacilityLocation:
         k[cols, np.arange(len(cols))] = 1.0  # submodlib sets the diagonal to exactly 1
         return k
 
-    def gain(self, j: int) -> float:
-        return float(np.maximum(self.columns(np.array([j]))[:, 0] - self.best, 0).sum())
+    def gains(self, cols: np.ndarray) -> np.ndarray:
+        """Marginal gains of adding each of `cols` to the chosen set."""
+        out = np.empty(len(cols))
+        for lo in range(0, len(cols), BLOCK):
+            k = self.columns(cols[lo:lo + BLOCK])
+            out[lo:lo + BLOCK] = np.maximum(k - self.best[:, None], 0).sum(axis=0)
+        return out
 
     def add(self, j: int) -> None:
         np.maximum(self.best, self.columns(np.array([j]))[:, 0], out=self.best)
@@ -59,25 +62,35 @@ class FacilityLocation:
         return float(self.columns(np.asarray(chosen)).max(axis=1).sum()) if len(chosen) else 0.0
 
 
-def lazy_greedy(x: np.ndarray, budget: int) -> np.ndarray:
-    """submodlib's LazyGreedy on the facility location of the rows of x: picks in order."""
+def lazy_greedy(x: np.ndarray, budget: int, batch: int = 64) -> np.ndarray:
+    """The picks of submodlib's LazyGreedy on the facility location of the rows of x, in order.
+
+    Gains only shrink as the set grows (submodularity), so a stale gain bounds the fresh one.
+    Each step refreshes the `batch` candidates with the highest bounds at once (one m x batch
+    product instead of one m-vector product per heap pop: on a flat kernel the one-at-a-time
+    heap re-evaluates almost every candidate); the best fresh gain is the greedy pick once it
+    is >= every stale bound left, as submodlib's `newMaxBound >= maxHeap.top().first`. Ties go
+    to the higher index, as its heap of (gain, index) pairs orders them."""
     fl = FacilityLocation(x)
     m = len(x)
-    heap = []
-    for lo in range(0, m, BLOCK):  # empty set: every gain is its column sum (K >= 0)
-        cols = np.arange(lo, min(lo + BLOCK, m))
-        heap += [(-g, -int(j)) for g, j in zip(fl.columns(cols).sum(axis=0), cols, strict=True)]
-    heapq.heapify(heap)  # a min-heap of (-gain, -index): the max of (gain, index) on top
+    bound = fl.gains(np.arange(m))  # the empty set's gains: exact
+    fresh, taken = np.ones(m, dtype=bool), np.zeros(m, dtype=bool)
     picked: list[int] = []
     while len(picked) < min(budget, m):
-        _, neg_j = heapq.heappop(heap)
-        j = -neg_j
-        g = fl.gain(j)
-        if not heap or g >= -heap[0][0]:  # submodlib compares the gain with the next bound
-            fl.add(j)
-            picked.append(j)
-        else:
-            heapq.heappush(heap, (-g, neg_j))
+        while True:
+            stale = np.flatnonzero(~fresh & ~taken)
+            top = stale[np.argsort(-bound[stale], kind="stable")[:batch]]
+            done = np.flatnonzero(fresh & ~taken)
+            if len(done):
+                best = int(done[np.lexsort((-done, -bound[done]))[0]])  # max gain, then index
+                if len(top) == 0 or bound[best] >= bound[top[0]]:
+                    break
+            bound[top] = fl.gains(top)
+            fresh[top] = True
+        fl.add(best)
+        picked.append(best)
+        taken[best] = True
+        fresh[:] = False
     return np.asarray(picked, dtype=np.int64)
 
 

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from codesift.less import (Checkpoint, Projector, adam_direction, checkpoint_scales, features,
-                           load_checkpoint, warmup)
+from codesift.less import (
+    Checkpoint,
+    Projector,
+    adam_direction,
+    checkpoint_scales,
+    features,
+    load_checkpoint,
+    warmup,
+)
 from codesift.selection import Pool
 from tests.selection.helpers import pick
 
@@ -107,3 +114,67 @@ def test_warmup_and_features_on_a_tiny_lora_model(lora):
     assert not np.allclose(sgd, a[:2])  # the Adam state changes the direction
     self_cos = [float(x @ y) for x, y in itertools.combinations(sgd, 2)]
     assert all(c < 0.9999 for c in self_cos)
+
+
+# --- the stage -----------------------------------------------------------------------------
+
+def _stage(tmp_path, model: str, query: str = "valid.jsonl"):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    params = (ROOT / "params.yaml").read_text().replace("  method: cdas ", "  method: less ", 1)
+    for old, new in (("query: data/prepared/valid.jsonl  # query records (prepared JSONL; ids "
+                      "never in the pool)\n    warmup_share: 0.05", f"query: {query}\n    "
+                      "warmup_share: 0.5"), ("grad_accum: 32", "grad_accum: 2"),
+                     ("epochs: 4 ", "epochs: 2 "), ("proj_dim: 1024", "proj_dim: 64"),
+                     ("chunk_size: 256", "chunk_size: 2")):
+        assert old in params, old
+        params = params.replace(old, new, 1)
+    (tmp_path / "params.yaml").write_text(params)
+    argv = [sys.executable, "-m", "stages.less_grads", "--model", model, "--data", "train.jsonl",
+            "--templates", str(ROOT / "templates"), "--out", "less", "--metrics", "m.json",
+            "--resume", "resume"]
+    return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+
+
+def _records(prefix: str, n: int) -> str:
+    import json
+
+    return "".join(json.dumps({"id": f"{prefix}{i}", "instruction": f"Write function {i}.",
+                               "response": f"def f{i}():\n    return {i}"}) + "\n"
+                   for i in range(n))
+
+
+def test_stage_writes_weighted_features_and_is_byte_stable(tiny_dir, tmp_path):
+    (tmp_path / "train.jsonl").write_text(_records("t", 5))
+    (tmp_path / "valid.jsonl").write_text(_records("v", 2))
+    out = _stage(tmp_path, str(tiny_dir))
+    assert out.returncode == 0, out.stderr
+    grads, query = np.load(tmp_path / "less/grads.npy"), np.load(tmp_path / "less/query.npy")
+    assert grads.shape == (5, 2 * 64) and query.shape == (2, 2 * 64)
+    # per checkpoint: unit features x sqrt(weight); the weights sum to 1
+    norms = np.linalg.norm(grads.reshape(5, 2, 64), axis=2) ** 2
+    np.testing.assert_allclose(norms.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(norms, norms[:1].repeat(5, axis=0), rtol=1e-5)
+    assert not (tmp_path / "resume/less").exists()
+    first = (tmp_path / "less/grads.npy").read_bytes()
+    assert _stage(tmp_path, str(tiny_dir)).returncode == 0
+    assert (tmp_path / "less/grads.npy").read_bytes() == first
+
+
+@pytest.mark.parametrize("query, model, says", [
+    ("shared.jsonl", "TINY", "select.less.query: shared.jsonl: 1 of its ids are also in the pool"),
+    ("valid.jsonl", "no-model", "no-model: no model there; select.method less needs the scorer"),
+])
+def test_stage_bad_input_is_one_line(tiny_dir, tmp_path, query, model, says):
+    (tmp_path / "train.jsonl").write_text(_records("t", 3))
+    (tmp_path / "valid.jsonl").write_text(_records("v", 2))
+    (tmp_path / "shared.jsonl").write_text(_records("t", 1))
+    out = _stage(tmp_path, str(tiny_dir) if model == "TINY" else model, query=query)
+    errors = [x for x in out.stderr.splitlines() if x.startswith("error: ")]
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(errors) == 1 and says in errors[0], out.stderr

@@ -136,9 +136,11 @@ def test_select_stage_picks_by_rds(tiny_dir, tmp_path):
     (tmp_path / "train.jsonl").write_bytes((tmp_path / "p.jsonl").read_bytes())
     (tmp_path / "valid.jsonl").write_text(_records("v", 2))
     assert _stage(tmp_path, str(tiny_dir)).returncode == 0
+    (tmp_path / "less").mkdir()
+    (tmp_path / "less/ids.json").write_text("[]")  # what less_grads writes for other methods
     argv = [sys.executable, "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
-            "--deita", "d.jsonl", "--embeddings", "emb", "--rds", "rds", "--out", "sel.jsonl",
-            "--metrics", "m.json", "--plots", "plots"]
+            "--deita", "d.jsonl", "--embeddings", "emb", "--rds", "rds", "--less", "less",
+            "--out", "sel.jsonl", "--metrics", "m.json", "--plots", "plots"]
     out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr

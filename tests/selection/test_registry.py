@@ -92,7 +92,7 @@ def test_a_new_selector_is_one_file(tmp_path):
     assert out.returncode == 0, out.stderr
     out = subprocess.run([sys.executable, "-m", "stages.select", "--data", "p.jsonl", "--scores",
                           "s.jsonl", "--deita", "d.jsonl", "--embeddings", "emb", "--rds",
-                          "rds", "--out",
+                          "rds", "--less", "rds", "--out",
                           "sel.jsonl", "--metrics", "m.json", "--plots", "plots"],
                          cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

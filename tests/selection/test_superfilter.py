@@ -54,6 +54,8 @@ def test_lazy_greedy_equals_plain_greedy_and_beats_the_bound_on_12_points():
             best = np.maximum(best, k[:, plain[-1]])
         lazy = lazy_greedy(x, budget).tolist()
         assert lazy == plain  # no exact ties in random data: both take the same points
+        assert lazy_greedy(x, budget, batch=1).tolist() == lazy_greedy(x, budget, batch=5
+                                                                        ).tolist() == lazy
         opt = max(_f(k, s) for s in itertools.combinations(range(12), budget))
         assert _f(k, lazy) >= (1 - 1 / math.e) * opt - 1e-9
         assert np.isclose(FacilityLocation(x).value(np.array(lazy)), _f(k, lazy))
