@@ -17,34 +17,49 @@ take it if the gain is >= the next bound, else push it back. Ties in the heap go
 The candidates are in the script's order, IFD descending (ties by pool order: Python's stable
 sort), which decides the heap's ties. submodlib is not a dependency: it builds a C++ extension
 and holds the m x m kernel (0.4 GB at the script's 10,400 candidates, 0.9 GB at 15,000); we
-compute kernel columns on demand from the embeddings, a batch of candidates at a time (memory
-O(m x batch)), in float64 where submodlib uses float32, so near-ties can break differently.
+keep the kernel too (float32, built in float64 blocks) up to 16,384 candidates and compute
+columns on demand beyond, so rounding can differ from submodlib's and break near-ties
+differently.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
 from codesift.selection import Pool, register, top_k, valid_ifd
 
+log = logging.getLogger(__name__)
+
 BLOCK = 1024  # kernel columns computed at once: m x BLOCK doubles
+CACHE_FLOATS = 1 << 28  # the kernel is kept whole up to 1 GiB of float32 (m <= 16,384)
 
 
 class FacilityLocation:
     """f(S) = sum_i max_{j in S} K(i, j) with submodlib's euclidean kernel, columns on demand."""
 
-    def __init__(self, x: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, cache_floats: int = CACHE_FLOATS) -> None:
         self.x = np.asarray(x, dtype=np.float64)
         self.sq = np.einsum("ij,ij->i", self.x, self.x)
         self.gamma = 1.0 / self.x.shape[1]
         self.best = np.zeros(len(self.x))  # max similarity of each point to the chosen set
+        self.kernel = None  # the whole kernel, float32 as submodlib's, when it fits
+        if len(self.x) ** 2 <= cache_floats:
+            m = len(self.x)
+            self.kernel = np.empty((m, m), dtype=np.float32)
+            for lo in range(0, m, BLOCK):
+                self.kernel[:, lo:lo + BLOCK] = self._compute(np.arange(lo, min(lo + BLOCK, m)))
 
-    def columns(self, cols: np.ndarray) -> np.ndarray:
-        """K[:, cols] (m x len(cols))."""
+    def _compute(self, cols: np.ndarray) -> np.ndarray:
         d2 = self.sq[:, None] + self.sq[cols][None, :] - 2 * (self.x @ self.x[cols].T)
         k = np.exp(-np.sqrt(np.maximum(d2, 0)) * self.gamma)
         k[cols, np.arange(len(cols))] = 1.0  # submodlib sets the diagonal to exactly 1
         return k
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """K[:, cols] (m x len(cols)), from the cached kernel when there is one."""
+        return self._compute(cols) if self.kernel is None else self.kernel[:, cols]
 
     def gains(self, cols: np.ndarray) -> np.ndarray:
         """Marginal gains of adding each of `cols` to the chosen set."""
@@ -62,16 +77,17 @@ class FacilityLocation:
         return float(self.columns(np.asarray(chosen)).max(axis=1).sum()) if len(chosen) else 0.0
 
 
-def lazy_greedy(x: np.ndarray, budget: int, batch: int = 64) -> np.ndarray:
+def lazy_greedy(x: np.ndarray, budget: int, batch: int = 256,
+                cache_floats: int = CACHE_FLOATS) -> np.ndarray:
     """The picks of submodlib's LazyGreedy on the facility location of the rows of x, in order.
 
     Gains only shrink as the set grows (submodularity), so a stale gain bounds the fresh one.
     Each step refreshes the `batch` candidates with the highest bounds at once (one m x batch
-    product instead of one m-vector product per heap pop: on a flat kernel the one-at-a-time
+    block instead of one column per heap pop: on a flat kernel the one-at-a-time
     heap re-evaluates almost every candidate); the best fresh gain is the greedy pick once it
     is >= every stale bound left, as submodlib's `newMaxBound >= maxHeap.top().first`. Ties go
     to the higher index, as its heap of (gain, index) pairs orders them."""
-    fl = FacilityLocation(x)
+    fl = FacilityLocation(x, cache_floats)
     m = len(x)
     bound = fl.gains(np.arange(m))  # the empty set's gains: exact
     fresh, taken = np.ones(m, dtype=bool), np.zeros(m, dtype=bool)
@@ -98,7 +114,11 @@ def lazy_greedy(x: np.ndarray, budget: int, batch: int = 64) -> np.ndarray:
 def superfilter(pool: Pool, n: int, cfg) -> np.ndarray:
     """Top `ifd_share` of the pool by IFD (among IFD < ifd_max), then facility location."""
     valid = np.flatnonzero(valid_ifd(pool, cfg.ifd_max))
-    m = max(round(cfg.superfilter.ifd_share * len(pool)), n)  # never fewer candidates than n
+    m = round(cfg.superfilter.ifd_share * len(pool))
+    if n >= m:
+        log.warning("superfilter: %d to select but ifd_share keeps %d candidates; taking %d, so "
+                    "the facility-location step keeps them all (the top by IFD)", n, m, n)
+    m = max(m, n)
     cand = top_k(valid, pool.ifd, m)  # IFD descending, as the script's list
     x = np.ascontiguousarray(pool.embeddings[cand], dtype=np.float32)
     return cand[lazy_greedy(x, n)]

@@ -36,8 +36,12 @@ def test_lazy_greedy_matches_submodlib_on_a_hand_case():
 
 def test_kernel_columns_are_submodlibs_euclidean_kernel():
     x = np.random.default_rng(0).standard_normal((9, 5))
-    fl = FacilityLocation(x)
-    np.testing.assert_allclose(fl.columns(np.arange(9)), _kernel(x), rtol=1e-12, atol=1e-12)
+    on_demand = FacilityLocation(x, cache_floats=0)
+    np.testing.assert_allclose(on_demand.columns(np.arange(9)), _kernel(x), rtol=1e-12,
+                               atol=1e-12)
+    cached = FacilityLocation(x)
+    assert cached.kernel is not None and on_demand.kernel is None
+    np.testing.assert_allclose(cached.columns(np.arange(9)), _kernel(x), rtol=1e-6)
 
 
 def test_lazy_greedy_equals_plain_greedy_and_beats_the_bound_on_12_points():
@@ -54,8 +58,8 @@ def test_lazy_greedy_equals_plain_greedy_and_beats_the_bound_on_12_points():
             best = np.maximum(best, k[:, plain[-1]])
         lazy = lazy_greedy(x, budget).tolist()
         assert lazy == plain  # no exact ties in random data: both take the same points
-        assert lazy_greedy(x, budget, batch=1).tolist() == lazy_greedy(x, budget, batch=5
-                                                                        ).tolist() == lazy
+        assert lazy_greedy(x, budget, batch=1).tolist() == lazy
+        assert lazy_greedy(x, budget, batch=5, cache_floats=0).tolist() == lazy
         opt = max(_f(k, s) for s in itertools.combinations(range(12), budget))
         assert _f(k, lazy) >= (1 - 1 / math.e) * opt - 1e-9
         assert np.isclose(FacilityLocation(x).value(np.array(lazy)), _f(k, lazy))
