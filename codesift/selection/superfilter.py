@@ -9,10 +9,11 @@ sentence embeddings: submodlib's `FacilityLocationFunction(mode="dense", metric=
 maximised by its `LazyGreedy` optimiser with both stop conditions off.
 
 submodlib's euclidean kernel is K(i, j) = exp(-||x_i - x_j|| / d) (d = the embedding width,
-the distance not squared, K(i, i) = 1), and f(S) = sum_i max_{j in S} K(i, j). The lazy
+the distance not squared, K(i, i) = 1), and f(S) = sum_i max_{j in S} K(i, j). Its lazy
 greedy keeps a max-heap of (upper bound on the gain, index): pop the top, recompute its gain,
-take it if the gain is >= the next bound, else push it back. Ties in the heap go to the
-*higher* index (C++ `std::pair` order), which we keep, so the picks are submodlib's.
+take it if the gain is >= the next bound, else push it back; so it takes the largest exact
+gain each step, ties going to the *higher* index (C++ `std::pair` order). `greedy` takes the
+same picks with every gain kept exact incrementally.
 
 The candidates are in the script's order, IFD descending (ties by pool order: Python's stable
 sort), which decides the heap's ties. submodlib is not a dependency: it builds a C++ extension
@@ -61,6 +62,10 @@ class FacilityLocation:
         """K[:, cols] (m x len(cols)), from the cached kernel when there is one."""
         return self._compute(cols) if self.kernel is None else self.kernel[:, cols]
 
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """K[idx, :] (K is symmetric)."""
+        return self._compute(idx).T if self.kernel is None else self.kernel[idx, :]
+
     def gains(self, cols: np.ndarray) -> np.ndarray:
         """Marginal gains of adding each of `cols` to the chosen set."""
         out = np.empty(len(cols))
@@ -69,44 +74,46 @@ class FacilityLocation:
             out[lo:lo + BLOCK] = np.maximum(k - self.best[:, None], 0).sum(axis=0)
         return out
 
-    def add(self, j: int) -> None:
-        np.maximum(self.best, self.columns(np.array([j]))[:, 0], out=self.best)
+    def add(self, j: int, gain: np.ndarray) -> None:
+        """Put j in the set, updating every candidate's `gain` in place: only the points j
+        now serves best (R) change their term, so the update costs |R| x m, and R is about
+        j's share of the points, small once a few are chosen (instead of m x m a step)."""
+        col = self.columns(np.array([j]))[:, 0]
+        moved = np.flatnonzero(col > self.best)
+        for lo in range(0, len(moved), BLOCK):
+            r = moved[lo:lo + BLOCK]
+            k = self.rows(r)
+            gain += (np.maximum(k - col[r, None], 0) - np.maximum(k - self.best[r, None], 0)
+                     ).sum(axis=0)
+        self.best[moved] = col[moved]
 
     def value(self, chosen: np.ndarray) -> float:
         """f(chosen), for tests and reports."""
         return float(self.columns(np.asarray(chosen)).max(axis=1).sum()) if len(chosen) else 0.0
 
 
-def lazy_greedy(x: np.ndarray, budget: int, batch: int = 256,
-                cache_floats: int = CACHE_FLOATS) -> np.ndarray:
+def greedy(x: np.ndarray, budget: int, cache_floats: int = CACHE_FLOATS) -> np.ndarray:
     """The picks of submodlib's LazyGreedy on the facility location of the rows of x, in order.
 
-    Gains only shrink as the set grows (submodularity), so a stale gain bounds the fresh one.
-    Each step refreshes the `batch` candidates with the highest bounds at once (one m x batch
-    block instead of one column per heap pop: on a flat kernel the one-at-a-time
-    heap re-evaluates almost every candidate); the best fresh gain is the greedy pick once it
-    is >= every stale bound left, as submodlib's `newMaxBound >= maxHeap.top().first`. Ties go
-    to the higher index, as its heap of (gain, index) pairs orders them."""
+    Lazy greedy picks the candidate of largest exact gain each step (its stale heap bounds
+    only skip evaluations), so we keep every exact gain up to date instead (`add`): on this
+    flat kernel nearly every bound goes stale each step, which made a lazy loop re-evaluate
+    almost all candidates. Ties go to the higher index, as submodlib's heap of (gain, index)
+    pairs orders them."""
     fl = FacilityLocation(x, cache_floats)
     m = len(x)
-    bound = fl.gains(np.arange(m))  # the empty set's gains: exact
-    fresh, taken = np.ones(m, dtype=bool), np.zeros(m, dtype=bool)
+    gain = fl.gains(np.arange(m))  # the empty set's gains
     picked: list[int] = []
-    while len(picked) < min(budget, m):
-        while True:
-            stale = np.flatnonzero(~fresh & ~taken)
-            top = stale[np.argsort(-bound[stale], kind="stable")[:batch]]
-            done = np.flatnonzero(fresh & ~taken)
-            if len(done):
-                best = int(done[np.lexsort((-done, -bound[done]))[0]])  # max gain, then index
-                if len(top) == 0 or bound[best] >= bound[top[0]]:
-                    break
-            bound[top] = fl.gains(top)
-            fresh[top] = True
-        fl.add(best)
-        picked.append(best)
-        taken[best] = True
-        fresh[:] = False
+    for _ in range(min(budget, m)):
+        # The running gains carry rounding, so the leaders are re-summed fresh, as submodlib
+        # sums them, for ties (duplicates: identical sums) to break as its heap does.
+        near = np.flatnonzero(gain >= gain.max() - 1e-9 * m)
+        gain[near] = fl.gains(near)
+        top = near[gain[near] == gain[near].max()]
+        j = int(top.max())  # of equal gains the higher index
+        fl.add(j, gain)
+        gain[j] = -np.inf
+        picked.append(j)
     return np.asarray(picked, dtype=np.int64)
 
 
@@ -121,4 +128,4 @@ def superfilter(pool: Pool, n: int, cfg) -> np.ndarray:
     m = max(m, n)
     cand = top_k(valid, pool.ifd, m)  # IFD descending, as the script's list
     x = np.ascontiguousarray(pool.embeddings[cand], dtype=np.float32)
-    return cand[lazy_greedy(x, n)]
+    return cand[greedy(x, n)]

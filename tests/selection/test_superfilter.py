@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from codesift.selection import Pool
-from codesift.selection.superfilter import FacilityLocation, lazy_greedy
+from codesift.selection.superfilter import FacilityLocation, greedy
 from tests.selection.helpers import blobs, pick
 
 
@@ -23,15 +23,16 @@ def _f(k: np.ndarray, chosen) -> float:
     return float(k[:, list(chosen)].max(axis=1).sum())
 
 
-def test_lazy_greedy_matches_submodlib_on_a_hand_case():
+def test_greedy_matches_submodlib_on_a_hand_case():
     """1-D points 0, 1, 2 and 10 (d = 1, so K = exp(-|a - b|)). Empty set: the gain is the
     column sum; the middle point 1 wins (1 + 2/e = 1.736). Then 10 gains 1 - e^-9 = 0.9999,
     more than 0 or 2 (1 - 1/e = 0.632 each). 0 and 2 then tie exactly; submodlib's max-heap
     of (gain, index) pairs takes the higher index first: 2, then 0. (numpy's argmax would
     take 0 first.)"""
     x = np.array([[0.0], [1.0], [2.0], [10.0]])
-    assert lazy_greedy(x, 4).tolist() == [1, 3, 2, 0]
-    assert lazy_greedy(x, 2).tolist() == [1, 3]
+    assert greedy(x, 4).tolist() == [1, 3, 2, 0]
+    assert greedy(x, 2).tolist() == [1, 3]
+    assert greedy(x, 4, cache_floats=0).tolist() == [1, 3, 2, 0]
 
 
 def test_kernel_columns_are_submodlibs_euclidean_kernel():
@@ -44,7 +45,7 @@ def test_kernel_columns_are_submodlibs_euclidean_kernel():
     np.testing.assert_allclose(cached.columns(np.arange(9)), _kernel(x), rtol=1e-6)
 
 
-def test_lazy_greedy_equals_plain_greedy_and_beats_the_bound_on_12_points():
+def test_greedy_equals_the_textbook_loop_and_beats_the_bound_on_12_points():
     """Greedy on a monotone submodular function reaches at least (1 - 1/e) of the optimum
     (Nemhauser et al. 1978): checked against brute force over every subset."""
     x, _ = blobs(k=3, n=12, dim=4, noise=0.6, seed=2)
@@ -56,10 +57,9 @@ def test_lazy_greedy_equals_plain_greedy_and_beats_the_bound_on_12_points():
             gains[plain] = -np.inf
             plain.append(int(np.argmax(gains)))
             best = np.maximum(best, k[:, plain[-1]])
-        lazy = lazy_greedy(x, budget).tolist()
+        lazy = greedy(x, budget).tolist()
         assert lazy == plain  # no exact ties in random data: both take the same points
-        assert lazy_greedy(x, budget, batch=1).tolist() == lazy
-        assert lazy_greedy(x, budget, batch=5, cache_floats=0).tolist() == lazy
+        assert greedy(x, budget, cache_floats=0).tolist() == lazy
         opt = max(_f(k, s) for s in itertools.combinations(range(12), budget))
         assert _f(k, lazy) >= (1 - 1 / math.e) * opt - 1e-9
         assert np.isclose(FacilityLocation(x).value(np.array(lazy)), _f(k, lazy))
