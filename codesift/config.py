@@ -229,6 +229,47 @@ class ActiveftOptions:
 
 
 @dataclass
+class SuperfilterOptions:
+    """Superfiltering.D (tianyi-lab/Superfiltering, do_fla.py): IFD filter, then facility
+    location."""
+
+    ifd_share: Annotated[float, UNIT] = 0.2  # top share of the pool by IFD kept for the
+    #                                          facility-location step (the script: 10,400/52,002)
+
+
+@dataclass
+class RdsOptions:
+    """RDS+ (Ivison et al. 2025): the scorer's weighted mean-pooled final hidden states, cosine
+    to a query set, round-robin over the query examples."""
+
+    query: str = "data/prepared/valid.jsonl"  # query records (prepared JSONL); never selectable
+    max_len: Annotated[int, Range(2)] = 2048  # tokens per record (the paper's 2,048)
+    batch_tokens: Annotated[int, AT_LEAST_1] = 4096  # rows x widest row per forward pass
+    chunk_size: Annotated[int, AT_LEAST_1] = 512  # records per saved chunk (the resume unit)
+
+
+@dataclass
+class LessOptions:
+    """LESS (princeton-nlp/LESS) at CPU scale. The paper's values: LoRA r 128, alpha 512 on
+    q/k/v/o, projection 8,192; the defaults here are smaller so a CPU run fits (README)."""
+
+    query: str = "data/prepared/valid.jsonl"  # query records (prepared JSONL); never selectable
+    warmup_share: Annotated[float, UNIT] = 0.05  # share of the pool the warm-up LoRA trains on
+    epochs: Annotated[int, AT_LEAST_1] = 4  # warm-up epochs = checkpoints (the paper: 4)
+    lr: Annotated[float, POSITIVE] = 2e-5  # warm-up peak lr (the paper: 2e-5, linear, 3% warm-up)
+    grad_accum: Annotated[int, AT_LEAST_1] = 32  # warm-up samples per step (paper: 1 x 32)
+    lora_r: Annotated[int, AT_LEAST_1] = 8
+    lora_alpha: Annotated[float, POSITIVE] = 32
+    lora_dropout: Annotated[float, PROB] = 0.1
+    target_modules: list[str] = field(default_factory=lambda: [
+        "q_proj", "k_proj", "v_proj", "o_proj"])
+    proj_dim: Annotated[int, AT_LEAST_1] = 1024  # random projection's width (the paper: 8,192)
+    max_len: Annotated[int, Range(2)] = 2048  # tokens per record (the paper's 2,048)
+    chunk_size: Annotated[int, AT_LEAST_1] = 256  # records per saved chunk (the resume unit)
+    seed: int = 0  # the warm-up sample and order, the LoRA init and the projection
+
+
+@dataclass
 class SelectConfig:
     """Knobs every selector shares, then each method's own section (`select.<method>`)."""
 
@@ -250,6 +291,9 @@ class SelectConfig:
     ifd_diverse: IfdDiverseOptions = field(default_factory=IfdDiverseOptions)
     dq: DqOptions = field(default_factory=DqOptions)
     activeft: ActiveftOptions = field(default_factory=ActiveftOptions)
+    superfilter: SuperfilterOptions = field(default_factory=SuperfilterOptions)
+    rds: RdsOptions = field(default_factory=RdsOptions)
+    less: LessOptions = field(default_factory=LessOptions)
 
 
 @dataclass

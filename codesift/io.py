@@ -204,3 +204,39 @@ class ChunkLog:
             f.flush()
             os.fsync(f.fileno())
         self.rows.extend(rows)
+
+
+class ArrayChunks:
+    """Finished chunks of a job's float arrays, one `.npy` file each, written atomically, so a
+    job killed with `kill -9` resumes from its last finished chunk (ChunkLog's rule for arrays,
+    which JSON lines would store at several times the size). The folder records a fingerprint
+    of the job's inputs; chunks written for other inputs are discarded, never mixed in."""
+
+    def __init__(self, folder: str | Path, fingerprint: str) -> None:
+        self.folder = Path(folder)
+        stamp = self.folder / "fingerprint"
+        if self.folder.exists() and (not stamp.is_file() or stamp.read_text() != fingerprint):
+            shutil.rmtree(self.folder)
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True)
+            write_text(stamp, fingerprint)
+
+    def _path(self, k: int | str) -> Path:
+        return self.folder / (f"chunk-{k:06d}.npy" if isinstance(k, int) else f"{k}.npy")
+
+    def get(self, k: int | str):
+        """Chunk k as written, or None if it was never finished."""
+        import numpy as np
+
+        return np.load(self._path(k)) if self._path(k).is_file() else None
+
+    def put(self, k: int | str, array) -> None:
+        import numpy as np
+
+        with atomic_path(self._path(k)) as tmp, open(tmp, "wb") as f:
+            np.save(f, array)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

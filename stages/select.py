@@ -1,6 +1,7 @@
 """select: choose the training subset.
 
-in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings
+in:  --data (prepared JSONL), --scores (IFD JSONL), --deita (DEITA scores JSONL), --embeddings,
+     --rds (RDS+ representations), --less (LESS gradient features)
      params: select
 out: --out (selected records, prepared order), --metrics (incl. the selection report: cluster
      JS divergence, coverage, diversity; what each filter removed; each label's share of the
@@ -14,9 +15,10 @@ import time
 from stages._run import run
 
 
-def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str):
+def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings_dir: str,
+              rds_dir: str | None = None, less_dir: str | None = None):
     """Scores and embeddings aligned to the prepared records, checked by id (DEITA's scores
-    only where the deita_score stage computed them)."""
+    and RDS+ representations only where their stages computed them)."""
     import numpy as np
 
     from codesift import CodesiftError
@@ -34,13 +36,32 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
     if deita and [s["id"] for s in deita] != ids:
         raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
                             "deita_score")
+    reps, query_reps = _features(rds_dir, "reps.npy", ids, "rds_embed")
+    grads, query_grads = _features(less_dir, "grads.npy", ids, "less_grads")
+
     def column(key: str) -> np.ndarray:
         return np.array([s[key] if s[key] is not None else np.nan for s in scores])
 
     return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
                 ifd=column("ifd"), ppl=column("ppl_cond"),
                 deita=np.array([s["score"] for s in deita]) if deita else None,
-                align=column("align") if scores and "align" in scores[0] else None)
+                align=column("align") if scores and "align" in scores[0] else None,
+                reps=reps, query_reps=query_reps, grads=grads, query_grads=query_grads)
+
+
+def _features(folder: str | None, name: str, ids: list[str], stage: str):
+    """(pool rows, query rows) a query-matching stage wrote, or (None, None) if it wrote none
+    (select.method was not its method)."""
+    import numpy as np
+
+    from codesift import CodesiftError
+    from codesift.io import read_json
+
+    if folder is None or not (found := read_json(f"{folder}/ids.json")):
+        return None, None
+    if found != ids:
+        raise CodesiftError(f"{folder}/ids.json: ids differ from the prepared data; rerun {stage}")
+    return np.load(f"{folder}/{name}"), np.load(f"{folder}/query.npy")
 
 
 def main(args, p) -> None:
@@ -54,7 +75,7 @@ def main(args, p) -> None:
     cfg = p.select
     records = read_jsonl(args.data)
     labels = record_labels(records, cfg.label_column, args.data)
-    pool = load_pool(records, args.scores, args.deita, args.embeddings)
+    pool = load_pool(records, args.scores, args.deita, args.embeddings, args.rds, args.less)
     picked, n, removed = choose(records, pool, cfg, labels)
     if len(picked) == 0:
         raise CodesiftError(f"select.method {cfg.method} picked no sample of {len(records)} "
@@ -87,6 +108,8 @@ PATHS = {  # every path comes from dvc.yaml's cmd
     "--scores": "IFD scores (JSONL, prepared order)",
     "--deita": "DEITA scores (JSONL; empty if not scored)",
     "--embeddings": "embeddings directory",
+    "--rds": "RDS+ representations directory (empty unless select.method is rds)",
+    "--less": "LESS gradient features directory (empty unless select.method is less)",
     "--out": "selected records (JSONL)",
     "--metrics": "metrics JSON",
     "--plots": "directory for the plot data (JSON)",

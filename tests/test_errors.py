@@ -20,7 +20,8 @@ CHECK = ["python", "-m", "codesift.config", "--check"]
 PREPARE = ["python", "-m", "stages.prepare", "--source", "train.jsonl", "--out", "out/p.jsonl",
            "--valid", "out/v.jsonl", "--metrics", "out/m.json"]
 SELECT = ["python", "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
-          "--deita", "d.jsonl", "--embeddings", "emb", "--out", "out/sel.jsonl",
+          "--deita", "d.jsonl", "--embeddings", "emb", "--rds", "rds", "--less", "rds",
+          "--out", "out/sel.jsonl",
           "--metrics", "out/m.json", "--plots", "out/plots"]
 MERGE = ["python", "-m", "stages.ifd_merge", "--shards", "shards", "--shard-metrics", "sm",
          "--data", "p.jsonl", "--out", "out/ifd.jsonl", "--metrics", "out/m.json", "--hist",
@@ -57,6 +58,7 @@ def pool_files(n: int = 3, failed: bool = False) -> dict[str, str | bytes]:
     return {"p.jsonl": jsonl(*recs), "s.jsonl": scores, "d.jsonl": "",
             "emb/embeddings.npy": buf.getvalue(),
             "emb/ids.json": json.dumps([r["id"] for r in recs]),
+            "rds/ids.json": "[]",
             "shards/0/scores.jsonl": scores,
             "shards/0/stats.json": json.dumps({"n_scored": 0, "n_failed": n, "n_truncated": 0,
                                                "tokens": 0}),

@@ -14,8 +14,8 @@ from tests.dvc_repo import copy_run, from_run_cache, lock_outs, ran, sh
 
 pytestmark = pytest.mark.slow
 
-STAGES = {"check", "prepare", "base", "scorer", "ifd@0", "ifd_merge", "embed", "deita_score", "select",
-          "train", "generate", "evaluate"}
+STAGES = {"check", "prepare", "base", "scorer", "ifd@0", "ifd_merge", "embed", "deita_score",
+          "rds_embed", "less_grads", "select", "train", "generate", "evaluate"}
 OUTPUTS = ["data/prepared/train.jsonl", "models/base/config.json",
            "data/scores/shards/0/scores.jsonl", "data/scores/ifd.jsonl", "metrics/ifd_hist.json",
            "data/embeddings/embeddings.npy", "data/selected/train.jsonl",
@@ -160,8 +160,8 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
              "-S", "ifd.template=chat", cwd=repo)
-    assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "select", "train",
-                        "generate", "evaluate"}
+    assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "rds_embed", "less_grads",
+                        "select", "train", "generate", "evaluate"}  # rds/less: empty, as ever
     config = json.loads((repo / "models/scorer/config.json").read_text())
     assert config["hidden_size"] == 576 and "quantization_config" not in config
     assert (repo / "models/base/model.safetensors").read_bytes() == base

@@ -28,6 +28,10 @@ class Pool:
     ppl: np.ndarray
     deita: np.ndarray | None = None  # DEITA's complexity x quality, where it was scored
     align: np.ndarray | None = None  # reverse IFD (instruction given response), if scored
+    reps: np.ndarray | None = None  # RDS+: the scorer's pooled hidden states, L2-normalised
+    query_reps: np.ndarray | None = None  # the same of the query set (not pool rows)
+    grads: np.ndarray | None = None  # LESS: projected LoRA gradient features (see less.py)
+    query_grads: np.ndarray | None = None  # the same of the query set (not pool rows)
 
     def __len__(self) -> int:
         return len(self.ifd)
@@ -37,7 +41,20 @@ class Pool:
             return None if a is None else a[idx]
 
         return Pool(take(self.embeddings), self.ifd[idx], self.ppl[idx], take(self.deita),
-                    take(self.align))
+                    take(self.align), take(self.reps), self.query_reps, take(self.grads),
+                    self.query_grads)
+
+
+# What to set when a selector's input is missing (`needs` names Pool fields).
+HOW_TO_GET = {
+    "embeddings": "the embed stage's data/embeddings",
+    "deita": "set select.deita.scorer_complexity and select.deita.scorer_quality",
+    "reps": "the rds_embed stage computes them when select.method is rds",
+    "query_reps": "the rds_embed stage computes them from select.rds.query",
+    "grads": "the less_grads stage computes them when select.method is less",
+    "query_grads": "the less_grads stage computes them from select.less.query",
+    "align": "ifd.alignment: true (the ifd stage scores the reverse IFD)",
+}
 
 
 Selector = Callable[[Pool, int, Any], np.ndarray]
@@ -48,8 +65,10 @@ register = REGISTRY.register
 def select(pool: Pool, n: int, cfg: Any) -> np.ndarray:
     """Sorted, unique indices of the samples `cfg.method` picks (cfg: a SelectConfig)."""
     entry = REGISTRY.get(cfg.method)
-    if "embeddings" in entry.needs and pool.embeddings is None:
-        raise CodesiftError(f"select.method {cfg.method} needs embeddings")
+    for need in entry.needs:
+        if getattr(pool, need) is None:
+            raise CodesiftError(f"select.method {cfg.method} needs {need}, which are missing: "
+                                f"{HOW_TO_GET.get(need, 'see the README')}")
     if n == 0 or len(pool) == 0:
         return np.empty(0, dtype=np.int64)
     picked = entry.obj(pool, n, cfg)

@@ -40,7 +40,8 @@ def random_pool(n=300, seed=0) -> Pool:
     ifd = rng.uniform(0.3, 1.2, size=n)
     ifd[[3, 7]] = np.nan
     return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=n)),
-                deita=rng.uniform(1, 36, size=n))
+                deita=rng.uniform(1, 36, size=n), reps=x[::-1].copy(), query_reps=x[:4],
+                grads=x, query_grads=x[-3:])
 
 
 def three_clusters(n_per=30, seed=0) -> Pool:
@@ -52,4 +53,5 @@ def three_clusters(n_per=30, seed=0) -> Pool:
     ifd = rng.uniform(0.2, 1.3, size=len(x))
     ifd[5] = np.nan  # a scoring failure
     return Pool(embeddings=x, ifd=ifd, ppl=np.exp(rng.normal(size=len(x))),
-                deita=rng.uniform(1, 36, size=len(x)))
+                deita=rng.uniform(1, 36, size=len(x)), reps=x, query_reps=x[[0, n_per]],
+                grads=x, query_grads=x[[1, 2 * n_per]])

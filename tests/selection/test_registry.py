@@ -12,7 +12,8 @@ METHODS = REGISTRY.names()  # package discovery: every module under codesift/sel
 
 def test_discovery_finds_every_method_module():
     assert set(METHODS) >= {"cdas", "activeft", "ifd", "ifd_filtered", "ifd_diverse", "ppl",
-                            "random", "kcenter", "deita", "dq"}
+                            "random", "kcenter", "deita", "dq", "superfilter", "rds",
+                            "less"}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -34,7 +35,9 @@ def test_every_method_twice_gives_identical_indices(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_handles_a_single_record(method):
     one = Pool(embeddings=np.ones((1, 4), dtype=np.float32) / 2, ifd=np.array([0.5]),
-               ppl=np.array([2.0]), deita=np.array([9.0]))
+               ppl=np.array([2.0]), deita=np.array([9.0]), reps=np.ones((1, 4)) / 2,
+               query_reps=np.ones((2, 4)) / 2, grads=np.ones((1, 4)) / 2,
+               query_grads=np.ones((2, 4)) / 2)
     assert pick(method, one, 1, n_clusters=10).tolist() in ([0], [])
 
 
@@ -88,7 +91,8 @@ def test_a_new_selector_is_one_file(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     out = subprocess.run([sys.executable, "-m", "stages.select", "--data", "p.jsonl", "--scores",
-                          "s.jsonl", "--deita", "d.jsonl", "--embeddings", "emb", "--out",
+                          "s.jsonl", "--deita", "d.jsonl", "--embeddings", "emb", "--rds",
+                          "rds", "--less", "rds", "--out",
                           "sel.jsonl", "--metrics", "m.json", "--plots", "plots"],
                          cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
