@@ -156,11 +156,11 @@ class IfdConfig:
     """The scorer: which model computes IFD/PPL (Superfiltering's weak-to-strong idea: a small
     real model scores, the trained model may be another) and how."""
 
-    model: str = "smollm2-135m-instruct"  # base (the trained model) | packaged | .gguf | hub
+    model: str = "base"  # base (the trained model) | packaged name | .gguf file | hub id | dir
     revision: str = "main"  # hub revision of `model`
-    template: str = "chat"  # the scorer's prompt format; "" = template.name (the training one)
+    template: str = ""  # the scorer's prompt format; "" = template.name (the training one)
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    alignment: bool = True  # also score how much the response predicts the instruction
+    alignment: bool = False  # also score how much the response predicts the instruction
     variant: Literal["codesift", "cherry", "efficode"] = "codesift"  # see scoring.VARIANTS
     max_len: Annotated[int, Range(2)] = 512
     batch_tokens: Annotated[int, AT_LEAST_1] = 2048  # CPU optimum (bench/bench_ifd.py)
@@ -281,8 +281,8 @@ class SelectConfig:
     ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd_filtered/ifd_diverse drop IFD >= this
     per_task: bool = False  # multi-task data: select within each task, the same share of each
     filters: list[Annotated[str, OneOf(_filters)]] = field(default_factory=lambda: [
-        "ifd_max", "parses", "names", "alignment"])  # applied in order before the method
-    alignment_max: Annotated[float, POSITIVE] = 0.9  # `alignment` drops a reverse IFD >= this
+        "ifd_max", "parses", "names"])  # applied in order before the method
+    alignment_max: Annotated[float, POSITIVE] = 0.4  # `alignment` drops a reverse IFD >= this
     label_column: str = "quality"  # a column of the source data reported by label ("": none)
     flawed_labels: list[str] = field(default_factory=lambda: [
         "terse", "mismatched", "truncated", "noisy"])  # labels counted as flawed in the report

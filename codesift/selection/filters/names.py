@@ -9,15 +9,18 @@ import re
 import numpy as np
 
 from codesift.selection.filters import register
-from codesift.selection.filters._code import code_blocks, defined_names
+from codesift.selection.filters._code import DEF, code_blocks, defined_names
 from codesift.templates import record_turns
 
 ASKED = re.compile(r"`(?:[\w.]+\.)?(\w+)\s*\(")  # `name(` or `obj.name(` inside backticks
-BARE = re.compile(r"`(\w+)`")  # a lone `name`: asked for only when no signature is given
+BARE = re.compile(r"`(\w+)`(?!\s+class\b)")  # a lone `name` (not "the `X` class" it lives in)
 
 
 def asked_names(instruction: str) -> set[str]:
-    return set(ASKED.findall(instruction)) or set(BARE.findall(instruction))
+    """Signatures in backticks and stubs to complete (`def name(` in the instruction's code);
+    a lone backticked name only when neither is given."""
+    return set(ASKED.findall(instruction)) | set(DEF.findall(instruction)) \
+        or set(BARE.findall(instruction))
 
 
 def _ok(record: dict) -> bool:
