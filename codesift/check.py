@@ -9,6 +9,7 @@ Each problem is a (dotted key, message) pair, reported with the schema's, all at
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,14 +66,14 @@ def _render_problem(source: str, system: str) -> str | None:
         return render_jinja_template([messages], chat_template=source,
                                      add_generation_prompt=generation, **special)[0][0]
     try:
-        plain, prompt, full = render(user, False), render(user, True), render(both, False)
+        prompt, full = render(user, True), render(both, False)
     except jinja2.TemplateSyntaxError as e:
         return f"line {e.lineno}: Jinja syntax error: {e.message}"
     except jinja2.TemplateError as e:
         return f"does not render: {e}"
     if _PROBE_USER not in prompt:
         return "renders no generation prompt (the user's turn is not in what it renders)"
-    if not full.startswith(plain) or not full.startswith(prompt) or _PROBE_REPLY not in full[len(prompt):]:
+    if not full.startswith(prompt) or _PROBE_REPLY not in full[len(prompt):]:
         return ("the assistant's turn does not follow the generation prompt, so a prompt "
                 "cannot be told from its reply")
     return None
@@ -95,7 +96,7 @@ def _training(params: Params) -> Iterator[tuple[str, str]]:
 
 def _datasets(params: Params, root: Path) -> Iterator[tuple[str, str]]:
     """Unknown `eval.datasets` keys, and the file each benchmark to use needs."""
-    from codesift.evaluation.benchmarks import benchmark_names, load_benchmark
+    from codesift.evaluation.benchmarks import benchmark_names
 
     known = list(EvalConfig().datasets)
     for key in params.eval.datasets:
@@ -105,15 +106,20 @@ def _datasets(params: Params, root: Path) -> Iterator[tuple[str, str]]:
                 for k, v in params.eval.datasets.items()}
     uses = [(f"eval.benchmarks[{i}]", n) for i, n in enumerate(params.eval.benchmarks)] + \
         [(f"data.decontaminate[{i}]", n) for i, n in enumerate(params.data.decontaminate)]
-    seen: dict[str, str | None] = {}
     for key, name in uses:
-        if name not in benchmark_names():
-            continue  # the schema reports it
-        if name not in seen:
-            try:
-                load_benchmark(name, datasets)
-                seen[name] = None
-            except CodesiftError as e:
-                seen[name] = str(e).replace(str(root) + "/", "")
-        if seen[name]:
-            yield key, f"{name}: {seen[name]}"
+        if name in benchmark_names():  # else the schema reports it
+            problem = _benchmark_problem(name, tuple(sorted(datasets.items())))
+            if problem:
+                yield key, f"{name}: {problem.replace(str(root) + '/', '')}"
+
+
+@functools.lru_cache(maxsize=64)
+def _benchmark_problem(name: str, datasets: tuple[tuple[str, str], ...]) -> str | None:
+    """Why benchmark `name` cannot load from these files (cached: a grid asks per experiment)."""
+    from codesift.evaluation.benchmarks import load_benchmark
+
+    try:
+        load_benchmark(name, dict(datasets))
+    except CodesiftError as e:
+        return str(e)
+    return None

@@ -54,6 +54,18 @@ def _remove_stale(path: Path) -> None:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
+def check_writable(path: str | Path) -> None:
+    """Raise the OSError writing `path` would meet (its folder made, a temp file tried), so a
+    command fails before its work, not after it; an existing folder there is an error too."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    os.unlink(name)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

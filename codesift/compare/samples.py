@@ -49,17 +49,19 @@ def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experi
     """Every file through its benchmark's judge (made once per benchmark); with `cfg.limit`,
     the first tasks only."""
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.execution import evaluate_samples
-    from codesift.io import read_jsonl
+    from codesift.evaluation.execution import check_task_ids, evaluate_samples, read_samples
 
     exps: dict[str, Experiment] = {}
     for name, paths in files.items():
-        bench = load_benchmark(name, cfg.datasets).head(cfg.limit)
+        full = load_benchmark(name, cfg.datasets)
+        bench = full.head(cfg.limit)
         keep = {t["task_id"] for t in bench.tasks}
         judge = bench.judge(cfg)
         for path in paths:
-            samples = [s for s in read_jsonl(path) if not cfg.limit or s.get("task_id") in keep]
+            samples = read_samples(path)
             try:
+                check_task_ids(full, samples)
+                samples = [s for s in samples if s["task_id"] in keep]
                 verdicts, _ = evaluate_samples(bench, samples, cfg, judge)
             except CodesiftError as e:
                 raise CodesiftError(f"{path}: {e}")

@@ -38,6 +38,7 @@ FIELD = re.compile(r"\{([^{}]+)\}")
 class Experiment:
     name: str
     overrides: dict[str, Any]  # dotted key -> value, profile and common included
+    from_profile: frozenset[str] = frozenset()  # the keys whose value is the profile's
 
     def set_params(self) -> list[str]:
         """The `-S` arguments of `dvc exp run`."""
@@ -131,21 +132,25 @@ def load_grid(path: str | Path, profile: str | Path | None = None) -> Grid:
     prof = str(profile) if profile else raw.get("profile")
     base = flatten(read_yaml(prof)) if prof else {}
     common = flatten(raw.get("common") or {})  # dotted keys, mapping values too
-    exps = [Experiment(n, {**base, **common, **flatten(own)}) for n, own in named]
+    exps = [Experiment(n, {**base, **common, **flatten(own)},
+                       frozenset(base) - set(common) - set(flatten(own))) for n, own in named]
     if raw.get("baseline") and raw["baseline"] not in names:
         raise CodesiftError(f"{path}: baseline {raw['baseline']!r} is not one of the grid's "
                             f"experiments ({', '.join(names)})")
     return Grid(path, exps, raw.get("baseline"), prof, raw.get("description", ""))
 
 
-def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yaml") -> None:
+def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yaml",
+                 root: Path | None = None) -> None:
     """Every experiment's params (the committed ones plus its overrides) through params.yaml's
-    full schema; all problems at once, each naming its experiment."""
+    full schema (with `root`, the repository, also what a stage would refuse there); all
+    problems at once, each naming its experiment and the file that set the bad value."""
     errors = []
     for e in grid.experiments:
         merged = _nest({**flatten(committed), **e.overrides})
         try:
-            build(merged, where, origin=lambda key, e=e: _origin(grid, e, key, where), full=True)
+            build(merged, where, origin=lambda key, e=e: _origin(grid, e, key, where), full=True,
+                  root=root)
         except CodesiftError as err:
             errors.append(str(err))
     if errors:
@@ -153,8 +158,10 @@ def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yam
 
 
 def _origin(grid: Grid, e: Experiment, key: str, where: str) -> str:
-    mine = any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
-               for k in e.overrides)
+    mine = [k for k in e.overrides
+            if key == k or key.startswith((k + ".", k + "[")) or k.startswith(key + ".")]
+    if mine and all(k in e.from_profile for k in mine):
+        return f"{grid.profile} (profile of experiment {e.name})"
     return f"{grid.path} (experiment {e.name})" if mine else where
 
 
