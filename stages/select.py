@@ -34,11 +34,31 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
         raise CodesiftError(f"{deita_path}: ids differ from the prepared data; rerun "
                             "deita_score")
     nan = float("nan")
-    return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
+    return Pool(embeddings=load_embeddings(f"{embeddings_dir}/embeddings.npy", ids),
                 ifd=np.array([s["ifd"] if s["ifd"] is not None else nan for s in scores]),
                 ppl=np.array([s["ppl_cond"] if s["ppl_cond"] is not None else nan
                               for s in scores]),
                 deita=np.array([s["score"] for s in deita]) if deita else None)
+
+
+def load_embeddings(path: str, ids: list[str]):
+    """One finite row per record, or an error naming the file and what is wrong."""
+    import numpy as np
+
+    from codesift import CodesiftError
+
+    try:
+        emb = np.load(path)
+    except (ValueError, EOFError) as e:
+        raise CodesiftError(f"{path}: not a readable .npy array ({e}); rerun embed")
+    if emb.ndim != 2 or emb.shape[0] != len(ids):
+        raise CodesiftError(f"{path}: shape {emb.shape}, but there are {len(ids)} records "
+                            "(one row each); rerun embed")
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if bad.size:
+        raise CodesiftError(f"{path}: {bad.size} rows are not finite (NaN or inf), e.g. ids "
+                            f"{[ids[i] for i in bad[:3]]}; rerun embed")
+    return emb
 
 
 def main(args, p) -> None:
