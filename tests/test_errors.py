@@ -1,6 +1,7 @@
 """Every bad input, param or fault a user met gets one clear line and exit code 2, before any
 work starts where it can be known then. One row per case: what is wrong, the command, and
-the words its error must say."""
+the words its error must say. The README's error table is these rows, as printed by running
+every one of them: `python -m tests.test_errors` prints it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ MERGE = ["python", "-m", "stages.ifd_merge", "--shards", "shards", "--shard-metr
 IFD = ["python", "-m", "stages.ifd", "--model", "m", "--data", "p.jsonl", "--templates",
        str(ROOT / "templates"), "--out", "o", "--metrics", "o.json", "--resume", "r"]
 EVAL = ["python", "-m", "codesift.evaluation", "--benchmark", "humaneval", "--samples"]
+GRID = ["python", "-m", "codesift.grid", "g.yaml", "--dry-run"]
+COMPARE = ["python", "-m", "codesift.compare", "--samples", "humaneval=one.jsonl"]
+TXT = {"data": {"text_column": "text", "valid_size": 0}, "train": {"objective": "fim"}}
+BAD_BYTE = b"def f():\n    return '\xff'\n"
+NO_PROMPT = ("{% for m in messages %}{% if m.role == 'assistant' %}{{ m.content }}{% endif %}"
+             "{% endfor %}")
 GOOD = {"instruction": "Add two numbers.", "response": "def add(a, b):\n    return a + b"}
 HUMANEVAL_0 = ("from typing import List\n\n\ndef has_close_elements(numbers: List[float], "
                "threshold: float) -> bool:\n    \"\"\" Check if in given list of numbers, are "
@@ -38,7 +45,8 @@ def jsonl(*rows: dict) -> str:
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
-def pool_files(n: int = 3, failed: bool = False) -> dict[str, str | bytes]:
+def pool_files(n: int = 3, failed: bool = False, nan_row: int | None = None
+               ) -> dict[str, str | bytes]:
     """Prepared records, IFD scores and embeddings for the select/merge stages (no model)."""
     import io
 
@@ -52,7 +60,10 @@ def pool_files(n: int = 3, failed: bool = False) -> dict[str, str | bytes]:
         score = {**{k: None for k in score}, "n_answer_tokens": 0, "truncated": False,
                  "error": "prompt alone has 9 tokens, max_len is 8"}
     buf = io.BytesIO()
-    np.save(buf, np.eye(n, 4, dtype=np.float32))
+    emb = np.eye(n, 4, dtype=np.float32)
+    if nan_row is not None:
+        emb[nan_row] = np.nan
+    np.save(buf, emb)
     scores = jsonl(*({"id": r["id"], **score} for r in recs))
     return {"p.jsonl": jsonl(*recs), "s.jsonl": scores, "d.jsonl": "",
             "emb/embeddings.npy": buf.getvalue(),
@@ -69,7 +80,8 @@ class Case:
     argv: list[str]
     says: str  # a substring of the one error line
     params: dict = field(default_factory=dict)  # overrides merged into params.yaml
-    files: dict = field(default_factory=dict)  # relative path -> text or bytes
+    files: dict = field(default_factory=dict)  # relative path -> text or bytes (params.yaml too)
+    kind: str = "input"  # the README table's group
 
 
 CASES = [
@@ -137,6 +149,84 @@ CASES = [
          "--limit: eval.limit: -3 is not in [0, inf)"),
 ]
 
+def _kind(kind: str, cases: list[Case]) -> list[Case]:
+    for c in cases:
+        c.kind = kind
+    return cases
+
+
+# --- second round: the check knows what a later stage would refuse ---------------------------
+CASES += _kind("check", [
+    Case("template without a file", CHECK, "template.name: 'nope' has no file",
+     {"template": {"name": "nope"}}),
+    Case("template with a Jinja syntax error", CHECK, "templates/bad.jinja: line 1: Jinja syntax",
+     {"template": {"name": "bad"}}, {"templates/bad.jinja": "{% for m in messages %}"}),
+    Case("template that renders no generation prompt", CHECK, "renders no generation prompt",
+     {"template": {"name": "quiet"}}, {"templates/quiet.jinja": NO_PROMPT}),
+    Case("unknown scheduler", CHECK, "train.lr_scheduler: 'cosin' is not one of",
+     {"train": {"lr_scheduler": "cosin"}}),
+    Case("unknown attention", CHECK, "model.attn_implementation: 'flash' is not one of",
+     {"model": {"attn_implementation": "flash"}}),
+    Case("no FIM tokens", CHECK, "train.fim_tokens: three different tokens", {"train": {
+        "fim_tokens": []}}),
+    Case("decontamination without its file", CHECK, "data.decontaminate[0]: humaneval_plus: "
+     "HumanEval+ v0.1.10 needs its evalplus file", {"data": {"decontaminate": [
+         "humaneval_plus"]}}),
+    Case("unknown dataset key", CHECK, "eval.datasets.humaneval_pluss: unknown key",
+     {"eval": {"datasets": {"humaneval_pluss": "he.jsonl"}}}),
+    Case("infinite lr", CHECK, "train.lr: inf is not a finite number", {"train": {"lr": 1e999}}),
+    Case("infinite timeout", CHECK, "eval.timeout_s: inf is not a finite number",
+     {"eval": {"timeout_s": 1e999}}),
+    Case("no k", CHECK, "eval.k: no k given", {"eval": {"k": []}}),
+    Case("key given twice", CHECK, "params.yaml:3: not valid YAML: key 'ratio' is given twice "
+     "(lines 2 and 3)", files={"params.yaml": "select:\n  ratio: 0.3\n  ratio: 0.5\n"}),
+    Case("grid: a stage would refuse", GRID, "g.yaml (experiment cosin): train.lr_scheduler",
+     files={"g.yaml": "matrix:\n  train.lr_scheduler: [cosin]\n"}),
+    Case("grid: its profile's value", GRID, "p.yaml (profile of experiment 1): "
+     "model.attn_implementation", files={"p.yaml": "model: {attn_implementation: flash}\n",
+                                         "g.yaml": "profile: p.yaml\nmatrix:\n  train.seed: [1]\n"}),
+])
+
+# --- second round: what raised a traceback ----------------------------------------------------
+CASES += _kind("traceback", [
+    Case("params.yaml not UTF-8", CHECK, "params.yaml: not valid UTF-8 (byte 18)",
+     files={"params.yaml": b"select:\n  method: \xff\n"}),
+    Case("profile not UTF-8", [*CHECK, "--profile", "p.yaml"], "p.yaml: not valid UTF-8",
+     files={"p.yaml": b"select: {method: \xff}\n"}),
+    Case("grid file not UTF-8", GRID, "g.yaml: not valid UTF-8", files={"g.yaml": b"\xff: 1\n"}),
+    Case("raw code not UTF-8", [*PREPARE[:4], "t.txt", *PREPARE[5:]],
+     "t.txt:2: not valid UTF-8", TXT, {"t.txt": BAD_BYTE}),
+    Case("template error in a stage", [*IFD[:4], "{tiny}", *IFD[5:8], "templates", *IFD[9:]],
+     "template error: Unexpected end of template", {"template": {"name": "bad"}},
+     {"templates/bad.jinja": "{% for m in messages %}", "p.jsonl": jsonl({"id": "a", **GOOD})}),
+    Case("evaluation CLI: unwritable --out", [*EVAL, "one.jsonl", "--out", "/sys/codesift/v.jsonl"],
+     "error: /sys/codesift: ", files={"one.jsonl": jsonl({"task_id": "HumanEval/0",
+                                                          "solution": "x = 1"})}),
+    Case("compare CLI: --out is a file", [*COMPARE, "--out", "report"], "a file is there",
+     files={"report": "", "one.jsonl": jsonl({"task_id": "HumanEval/0", "solution": "x"})}),
+    Case("evaluation CLI: task_id a list", [*EVAL, "one.jsonl"],
+     "one.jsonl:1: task_id must be a string", files={"one.jsonl": jsonl({"task_id": [0],
+                                                                          "solution": "x"})}),
+    Case("evaluation CLI: no k", [*EVAL, "one.jsonl", "--k", ","], "--k: expected at least one k"),
+    Case("embeddings: a row missing", SELECT, "embeddings.npy: shape (2, 4), but there are 3",
+     files={**pool_files(), "emb/embeddings.npy": pool_files(2)["emb/embeddings.npy"]}),
+    Case("embeddings: NaN rows", SELECT, "1 rows are not finite (NaN or inf), e.g. ids ['r1']",
+     files={**pool_files(), "emb/embeddings.npy": pool_files(nan_row=1)["emb/embeddings.npy"]}),
+    Case("id not a string", PREPARE, "train.jsonl:1: field 'id' must be a non-empty string",
+     {"data": {"valid_size": 0}}, {"train.jsonl": jsonl({**GOOD, "id": [1]})}),
+])
+
+# --- second round: messages that pointed the wrong way ---------------------------------------
+CASES += _kind("message", [
+    Case("bad sample after --limit", [*EVAL, "two.jsonl", "--limit", "1"],
+     "two.jsonl:2: HumanEval/0: no string solution or completion",
+     files={"two.jsonl": jsonl({"task_id": "HumanEval/0", "solution": "x"},
+                               {"task_id": "HumanEval/0", "solution": 5})}),
+    Case("another benchmark's samples under --limit", [*EVAL, "one.jsonl", "--limit", "1"],
+     "samples name tasks not in humaneval, e.g. ['Mbpp/2'] (samples of another benchmark?)",
+     files={"one.jsonl": jsonl({"task_id": "Mbpp/2", "solution": "x"})}),
+])
+
 
 def _params(overrides: dict) -> str:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -150,9 +240,10 @@ def _params(overrides: dict) -> str:
     return yaml.safe_dump(params)
 
 
-def _run(argv: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
-    """The config CLI in this process (it is quick to call); stages as real processes."""
-    if argv[:3] == CHECK[:3]:
+def _run(argv: list[str], cwd: Path, monkeypatch=None, capsys=None) -> tuple[int, str]:
+    """The config CLI in this process (it is quick to call, once transformers is imported);
+    stages and the other CLIs as real processes."""
+    if argv[:3] == CHECK[:3] and capsys is not None:
         from codesift.config import main
 
         monkeypatch.chdir(cwd)
@@ -165,14 +256,24 @@ def _run(argv: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
     return out.returncode, out.stderr
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_one_clear_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
+def _setup(case: Case, tmp_path: Path, tiny: Path | None = None) -> list[str]:
+    """The case's files in tmp_path (a git repo for the grid); its argv, with the tiny model."""
     (tmp_path / "params.yaml").write_text(_params(case.params))
     for rel, content in case.files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    code, stderr = _run(case.argv, tmp_path, monkeypatch, capsys)
+    if case.argv == GRID:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+        for cmd in (["init", "-q"], ["add", "params.yaml"], ["commit", "-qm", "p"]):
+            subprocess.run([*git, *cmd], check=True, capture_output=True)
+    return [str(tiny) if a == "{tiny}" else a for a in case.argv]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_one_clear_line_and_exit_2(case, tmp_path, monkeypatch, capsys, request):
+    tiny = request.getfixturevalue("tiny_dir") if "{tiny}" in case.argv else None
+    code, stderr = _run(_setup(case, tmp_path, tiny), tmp_path, monkeypatch, capsys)
     assert code == 2 and "Traceback" not in stderr, stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and case.says in errors[0], stderr
