@@ -183,8 +183,9 @@ CASES += _kind("check", [
     Case("grid: a stage would refuse", GRID, "g.yaml (experiment cosin): train.lr_scheduler",
      files={"g.yaml": "matrix:\n  train.lr_scheduler: [cosin]\n"}),
     Case("grid: its profile's value", GRID, "p.yaml (profile of experiment 1): "
-     "model.attn_implementation", files={"p.yaml": "model: {attn_implementation: flash}\n",
-                                         "g.yaml": "profile: p.yaml\nmatrix:\n  train.seed: [1]\n"}),
+     "model.attn_implementation", files={
+         "p.yaml": "model: {attn_implementation: flash}\n",
+         "g.yaml": "profile: p.yaml\nmatrix:\n  train.seed: [1]\n"}),
 ])
 
 # --- second round: what raised a traceback ----------------------------------------------------
@@ -294,3 +295,170 @@ def test_train_names_the_length_limit_in_one_short_line(tiny_dir, tmp_path):
     [line] = [x for x in out.stderr.splitlines() if x.startswith("error: ")]
     assert "none of its records fits train.max_seq_len 4" in line and "2 prompt_too_long" in line
     assert len(line) < 300 and not Path(tmp_path / "out/model").exists()
+
+
+def test_check_reports_every_problem_at_once_naming_each_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text(_params({"train": {"lr_scheduler": "cosin"}}))
+    (tmp_path / "p.yaml").write_text("eval: {k: []}\nmodel: {attn_implementation: flash}\n")
+    code, stderr = _run([*CHECK, "--profile", "p.yaml"], tmp_path, monkeypatch, capsys)
+    lines = stderr.splitlines()
+    assert code == 2 and len(lines) == 3 and lines[0].startswith("error: "), stderr
+    assert any(x.startswith(("error: params.yaml: train.lr_scheduler", "params.yaml: train."
+                             "lr_scheduler")) for x in lines), stderr
+    assert sum(x.removeprefix("error: ").startswith("p.yaml: ") for x in lines) == 2, stderr
+
+
+# --- nothing dropped unsaid ------------------------------------------------------------------
+
+def _prepared(tmp_path: Path, source: str, params: dict | None = None) -> tuple[list, dict]:
+    """Run the real prepare stage; (records, metrics)."""
+    from codesift.io import read_json, read_jsonl
+
+    (tmp_path / "params.yaml").write_text(_params({"data": {"valid_size": 0, **(params or {})}}))
+    argv = [*PREPARE[:4], source, *PREPARE[5:]]
+    code, stderr = _run(argv, tmp_path)
+    assert code == 0, stderr
+    return read_jsonl(tmp_path / "out/p.jsonl"), read_json(tmp_path / "out/m.json")
+
+
+def test_a_folder_reads_compressed_and_upper_case_jsonl_and_lists_what_it_skips(tmp_path):
+    import gzip
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.JSONL").write_text(jsonl({**GOOD, "id": "upper"}))
+    (src / "b.jsonl.gz").write_bytes(gzip.compress(jsonl({"id": "gz", "instruction": "Sub.",
+                                                          "response": "a - b"}).encode()))
+    (src / "notes.md").write_text("# not data\n")
+    records, metrics = _prepared(tmp_path, "src")
+    assert [r["id"] for r in records] == ["upper", "gz"]
+    assert list(metrics["skipped_files"]) == ["src/notes.md"]
+    assert "unsupported file type '.md'" in metrics["skipped_files"]["src/notes.md"]
+    assert metrics["n_skipped_files"] == 1
+
+
+def test_conversations_that_end_alike_are_two_records(tmp_path):
+    def chat(first: str) -> dict:
+        return {"chat_rounds": [{"role": "user", "content": first},
+                                {"role": "assistant", "content": "Sure."},
+                                {"role": "user", "content": "Now in Python."},
+                                {"role": "assistant", "content": "def f(): pass"}]}
+    (tmp_path / "c.jsonl").write_text(jsonl(chat("Sort a list."), chat("Reverse a string."),
+                                            chat("Sort a list.")))
+    records, metrics = _prepared(tmp_path, "c.jsonl")
+    assert len(records) == 2 and metrics["n_duplicates"] == 1
+
+
+def test_ids_are_kept_as_strings_and_a_bom_is_not_part_of_a_column(tmp_path):
+    (tmp_path / "d.jsonl").write_text(jsonl({**GOOD, "id": 7}, {**GOOD, "id": "x",
+                                                                "response": "pass"}))
+    records, _ = _prepared(tmp_path, "d.jsonl")
+    assert [r["id"] for r in records] == ["7", "x"]
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbfinstruction,response\nAdd.,a + b\n")
+    records, _ = _prepared(tmp_path, "d.csv")
+    assert [(r["instruction"], r["response"]) for r in records] == [("Add.", "a + b")]
+
+
+def test_bad_bytes_in_raw_code_are_counted_with_skip(tmp_path):
+    (tmp_path / "t.txt").write_bytes(b"def good():\n    return 1\n\n" + BAD_BYTE)
+    (tmp_path / "params.yaml").write_text(_params({**TXT, "data": {**TXT["data"],
+                                                                    "on_invalid": "skip"}}))
+    code, stderr = _run([*PREPARE[:4], "t.txt", *PREPARE[5:]], tmp_path)
+    metrics = json.loads((tmp_path / "out/m.json").read_text())
+    assert code == 0 and metrics["n_kept"] == 1, stderr
+    assert metrics["invalid_reasons"] == {"bad_utf8": 1}
+    assert metrics["invalid_where"] == {"bad_utf8": ["t.txt:5"]}  # the bad byte's line
+
+
+# --- the evaluator holds on odd samples ------------------------------------------------------
+
+def test_odd_samples_fail_with_their_reason_and_loud_correct_ones_pass(monkeypatch):
+    from codesift.config import EvalConfig
+    from codesift.evaluation import sanitizing
+    from codesift.evaluation.benchmarks import load_benchmark
+    from codesift.evaluation.execution import MAX_SOLUTION_BYTES, evaluate_samples
+
+    bench = load_benchmark("humaneval").head(1)
+    task = bench.tasks[0]
+    good = task["prompt"] + task["canonical_solution"]
+    loud = "for _ in range(200):\n    print('y' * 100_000)\n" + good  # 20 MB: past RLIMIT_FSIZE
+    slow = good + "\n".join(f"z{i} = {i}" for i in range(300)) + "\n"  # the sanitizer: minutes
+    huge = good + "#" + "a" * MAX_SOLUTION_BYTES + "\n"
+    monkeypatch.setattr(sanitizing, "SANITIZE_TIMEOUT_S", 2.0)
+    samples = [{"task_id": task["task_id"], "solution": s} for s in (good, loud, slow, huge)]
+    verdicts, _ = evaluate_samples(bench, samples, EvalConfig(sanitize=True))
+    assert [v["passed"] for v in verdicts] == [True, True, False, False]
+    assert verdicts[2]["detail"] == "the sanitizer did not finish in 2 s"
+    assert "over the evaluator's limit of 65536 (not run)" in verdicts[3]["detail"]
+
+
+def test_the_result_is_printed_even_when_out_cannot_be_written_after(tmp_path, monkeypatch):
+    """--out is checked first; should the write still fail, the printed result stays."""
+    task = "HumanEval/0"
+    (tmp_path / "one.jsonl").write_text(jsonl({"task_id": task, "solution": "x = 1"}))
+    script = ("import sys, codesift.io as io\n"
+              "def boom(*a, **k): raise PermissionError(13, 'Permission denied', 'v.jsonl')\n"
+              "io.write_jsonl = boom\n"
+              "from codesift.evaluation.__main__ import main\n"
+              "main(sys.argv[1:])\n")
+    argv = ["--benchmark", "humaneval", "--samples", "one.jsonl", "--limit", "1", "--out",
+            "v.jsonl", "--no-sanitize"]
+    out = subprocess.run([sys.executable, "-c", script, *argv], cwd=tmp_path, text=True,
+                         capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         timeout=300)
+    assert out.returncode == 2 and "error: v.jsonl: Permission denied" in out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["base"] == {"pass@1": 0.0}
+
+
+# --- the README's table ----------------------------------------------------------------------
+
+TABLE_HEAD = "| kind | case | command | error (as printed) |\n| --- | --- | --- | --- |"
+
+
+def _command(argv: list[str]) -> str:
+    return " ".join(a if a != "{tiny}" else "MODEL" for a in argv[2:4]) + (
+        " ..." if len(argv) > 4 else "")
+
+
+def table(lines: dict[str, str]) -> str:
+    """The README's error table: each row's case, command and error line."""
+    rows = [f"| {c.kind} | {c.id} | `{_command(c.argv)}` | "
+            f"`{lines[c.id].replace('|', '/')}` |" for c in CASES]
+    return "\n".join([TABLE_HEAD, *rows])
+
+
+def test_the_readme_table_is_these_rows():
+    readme = (ROOT / "README.md").read_text()
+    assert TABLE_HEAD in readme, "regenerate it: python -m tests.test_errors"
+    rows = readme.split(TABLE_HEAD, 1)[1].strip().split("\n\n")[0].splitlines()
+    assert [r.split(" | ")[1] for r in rows] == [c.id for c in CASES]
+    for row, case in zip(rows, CASES, strict=True):
+        assert case.says.replace("|", "/") in row, case.id
+
+
+def _print_table() -> None:
+    """Run every row (in a fresh folder each) and print the table with what each printed."""
+    import tempfile
+
+    lines = {}
+    tiny = None
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            if "{tiny}" in case.argv and tiny is None:
+                tiny = Path(tempfile.mkdtemp())
+                _tiny_model(tiny)
+            code, stderr = _run(_setup(case, Path(tmp), tiny), Path(tmp))
+            errors = [x for x in stderr.splitlines() if x.startswith("error: ")]
+            lines[case.id] = (errors[0] if errors else f"exit {code}").replace(tmp + "/", "")
+    print(table(lines))
+
+
+def _tiny_model(out: Path) -> None:
+    from codesift.io import read_jsonl
+    from tests.conftest import make_tiny
+
+    make_tiny(out, read_jsonl(ROOT / "data/sample/train.jsonl"))
+
+
+if __name__ == "__main__":
+    _print_table()
