@@ -10,8 +10,9 @@ not list it as a stage parameter (tests/test_dvc_yaml.py enforces both direction
 
 Choices that come from registries (selectors, pad modes, benchmarks) are checked by the full
 check (`python -m codesift.config --check`, dvc.yaml's first stage `check`), which imports
-the registries; a stage's own `load` checks everything else, importing nothing of the
-library, so a stage depends on no code it does not run.
+the registries, and with `codesift.check` also what a stage would refuse (templates, scheduler
+and attention names, benchmark files); a stage's own `load` checks everything else, importing
+nothing of the library, so a stage depends on no code it does not run.
 """
 
 from __future__ import annotations

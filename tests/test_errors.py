@@ -198,7 +198,7 @@ CASES += _kind("traceback", [
     Case("raw code not UTF-8", [*PREPARE[:4], "t.txt", *PREPARE[5:]],
      "t.txt:2: not valid UTF-8", TXT, {"t.txt": BAD_BYTE}),
     Case("template error in a stage", [*IFD[:4], "{tiny}", *IFD[5:8], "templates", *IFD[9:]],
-     "template error: Unexpected end of template", {"template": {"name": "bad"}},
+     "template bad: line 1: Unexpected end of template", {"template": {"name": "bad"}},
      {"templates/bad.jinja": "{% for m in messages %}", "p.jsonl": jsonl({"id": "a", **GOOD})}),
     Case("evaluation CLI: unwritable --out", [*EVAL, "one.jsonl", "--out", "/sys/codesift/v.jsonl"],
      "error: /sys/codesift: ", files={"one.jsonl": jsonl({"task_id": "HumanEval/0",
@@ -422,8 +422,8 @@ def _command(argv: list[str]) -> str:
 
 def table(lines: dict[str, str]) -> str:
     """The README's error table: each row's case, command and error line."""
-    rows = [f"| {c.kind} | {c.id} | `{_command(c.argv)}` | "
-            f"`{lines[c.id].replace('|', '/')}` |" for c in CASES]
+    rows = [f"| {c.kind} | {c.id} | `{_command(c.argv)}` | {lines[c.id].replace('|', '/')} |"
+            for c in CASES]
     return "\n".join([TABLE_HEAD, *rows])
 
 
@@ -449,7 +449,8 @@ def _print_table() -> None:
                 _tiny_model(tiny)
             code, stderr = _run(_setup(case, Path(tmp), tiny), Path(tmp))
             errors = [x for x in stderr.splitlines() if x.startswith("error: ")]
-            lines[case.id] = (errors[0] if errors else f"exit {code}").replace(tmp + "/", "")
+            line = errors[0] if errors else f"exit {code}"
+            lines[case.id] = line.replace(tmp + "/", "").replace(str(ROOT) + "/", "")
     print(table(lines))
 
 
