@@ -312,6 +312,8 @@ class EvalConfig:
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.k:
             yield "k", "no k given: pass@k needs at least one (e.g. [1])"
+        if not self.benchmarks:
+            yield "benchmarks", "no benchmark: generate and evaluate need one (e.g. [humaneval])"
         too_big = [k for k in self.k if k > self.n_samples]
         if too_big:
             yield "k", (f"pass@{too_big[0]} needs at least {too_big[0]} samples per task, "

@@ -178,6 +178,7 @@ CASES += _kind("check", [
     Case("infinite timeout", CHECK, "eval.timeout_s: inf is not a finite number",
      {"eval": {"timeout_s": 1e999}}),
     Case("no k", CHECK, "eval.k: no k given", {"eval": {"k": []}}),
+    Case("no benchmark", CHECK, "eval.benchmarks: no benchmark", {"eval": {"benchmarks": []}}),
     Case("key given twice", CHECK, "params.yaml:3: not valid YAML: key 'ratio' is given twice "
      "(lines 2 and 3)", files={"params.yaml": "select:\n  ratio: 0.3\n  ratio: 0.5\n"}),
     Case("grid: a stage would refuse", GRID, "g.yaml (experiment cosin): train.lr_scheduler",
