@@ -28,6 +28,8 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+from codesift import CodesiftError  # noqa: E402
+
 SETTINGS = {"cdas-0.1": ("cdas", 0.1), "all-1.0": ("random", 1.0), "cdas-0.4": ("cdas", 0.4),
             "random-0.4": ("random", 0.4)}
 PAIRS = {"ratio 0.1 vs 1.0": ("cdas-0.1", "all-1.0"), "cdas vs random at 0.4": ("cdas-0.4",
@@ -110,8 +112,14 @@ def main() -> None:
     ap.add_argument("--settings", default=",".join(SETTINGS),
                     help=f"which of {', '.join(SETTINGS)} (default: all)")
     args = ap.parse_args()
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise CodesiftError(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    unknown = [s for s in args.settings.split(",") if s not in SETTINGS]
+    if unknown:
+        raise CodesiftError(f"--settings: {unknown} not among {', '.join(SETTINGS)}")
     p, data = load_inputs(args)
-    seeds = [int(s) for s in args.seeds.split(",")]
     results = {}
     (ROOT / ".codesift").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / ".codesift") as tmp:
@@ -121,4 +129,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from codesift.cli import user_errors
+
+    with user_errors():
+        main()

@@ -83,4 +83,7 @@ def main() -> None:
                       "n": len(pairs), "batch_tokens": args.batch_tokens}))
 
 if __name__ == "__main__":
-    main()
+    from codesift.cli import user_errors
+
+    with user_errors():
+        main()

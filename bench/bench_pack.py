@@ -117,4 +117,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from codesift.cli import user_errors
+
+    with user_errors():
+        main()

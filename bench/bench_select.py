@@ -106,13 +106,29 @@ def _child(fn, *args):
         return ex.submit(fn, *args).result()
 
 
+def _check(methods: list[str], fields: dict) -> None:
+    """Unknown methods and bad --set values stop the bench before its pool is made."""
+    from codesift import CodesiftError
+    from codesift.config import build
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise CodesiftError(f"--methods: {unknown} not among {METHODS}")
+    for method in methods:
+        build({"select": {**fields, "method": method}}, "--set", full=True)
+
+
 def _fields(pairs: list[str]) -> dict:
     """KEY=VALUE overrides of the select section (`cdas.n_init=1`), as a nested mapping."""
     import yaml
 
+    from codesift import CodesiftError
+
     out: dict = {}
     for pair in pairs:
-        key, value = pair.split("=", 1)
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CodesiftError(f"--set {pair}: expected FIELD=VALUE, e.g. cdas.n_init=1")
         *parents, name = key.split(".")
         node = out
         for parent in parents:
@@ -135,6 +151,7 @@ def main() -> None:
     ap.add_argument("--overlap-iters", type=int, default=300)
     args = ap.parse_args()
     fields = _fields(args.set)
+    _check(args.methods.split(","), fields)
 
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,4 +175,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from codesift.cli import user_errors
+
+    with user_errors():
+        main()

@@ -10,8 +10,9 @@ not list it as a stage parameter (tests/test_dvc_yaml.py enforces both direction
 
 Choices that come from registries (selectors, pad modes, benchmarks) are checked by the full
 check (`python -m codesift.config --check`, dvc.yaml's first stage `check`), which imports
-the registries; a stage's own `load` checks everything else, importing nothing of the
-library, so a stage depends on no code it does not run.
+the registries, and with `codesift.check` also what a stage would refuse (templates, scheduler
+and attention names, benchmark files); a stage's own `load` checks everything else, importing
+nothing of the library, so a stage depends on no code it does not run.
 """
 
 from __future__ import annotations
@@ -337,6 +338,10 @@ class TrainConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
 
     def problems(self) -> Iterator[tuple[str, str]]:
+        if len(self.fim_tokens) != 3 or len(set(self.fim_tokens)) != 3 or not all(
+                isinstance(t, str) and t.strip() for t in self.fim_tokens):
+            yield "fim_tokens", (f"three different tokens (prefix, middle, suffix), got "
+                                 f"{self.fim_tokens}")
         if self.max_steps == 0 or self.max_steps < -1:
             yield "max_steps", f"{self.max_steps}: use -1 (train for `epochs`) or a count > 0"
         if self.early_stopping_patience and not self.eval_steps:
@@ -369,6 +374,10 @@ class EvalConfig:
     gt_time_limit_factor: Annotated[float, POSITIVE] = 4.0
 
     def problems(self) -> Iterator[tuple[str, str]]:
+        if not self.k:
+            yield "k", "no k given: pass@k needs at least one (e.g. [1])"
+        if not self.benchmarks:
+            yield "benchmarks", "no benchmark: generate and evaluate need one (e.g. [humaneval])"
         too_big = [k for k in self.k if k > self.n_samples]
         if too_big:
             yield "k", (f"pass@{too_big[0]} needs at least {too_big[0]} samples per task, "
@@ -404,12 +413,32 @@ SECTIONS: dict[str, type] = typing.get_type_hints(Params)
 
 # --- reading -------------------------------------------------------------------------------
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML says keys are unique;
+    PyYAML silently keeps the last value, so a knob set twice would half-apply)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {lines[key]} and {line})",
+                    key_node.start_mark)
+            if isinstance(key, typing.Hashable):
+                lines[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CodesiftError(f"{path}: not found (run from the repository root)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_bytes().decode("utf-8"), _UniqueKeyLoader) or {}
+    except UnicodeDecodeError as e:
+        raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start}); save it as UTF-8")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -426,10 +455,15 @@ def load(path: str | Path = "params.yaml", full: bool = False) -> Params:
 
 
 def build(raw: dict[str, Any], where: str, origin: Callable[[str], str] | None = None,
-          full: bool = False) -> Params:
-    """Params from a mapping; `origin(key)` names the file a dotted key came from."""
+          full: bool = False, root: Path | None = None) -> Params:
+    """Params from a mapping; `origin(key)` names the file a dotted key came from. With
+    `root` (where the stages run), also what a stage would refuse (`codesift.check`)."""
     errors: list[tuple[str, str]] = []
     params = _parse(Params, raw, "", errors, full)
+    if root is not None:
+        from codesift.check import problems
+
+        errors += problems(params, root)
     if errors:
         name = origin or (lambda _key: where)
         raise CodesiftError("\n".join(f"{name(key)}: {key}: {msg}" for key, msg in errors))
@@ -519,9 +553,11 @@ def _scalar(tp: type, value: Any) -> Any:
         return float(value)
     if tp is float and isinstance(value, str):
         try:
-            return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         except ValueError:
             pass
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise _Bad(f"{value!r} is not a finite number")
     if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
         raise _Bad(f"expected {tp.__name__}, got {value!r}")
     return value
@@ -579,27 +615,23 @@ def profile_overrides(profile: str | Path) -> list[str]:
     return [override(k, v) for k, v in flatten(read_yaml(profile)).items()]
 
 
-def check(params: str | Path = "params.yaml", profile: str | Path | None = None) -> Params:
-    """`params` with `profile` merged on top, checked; errors name the file each key came from."""
+def check(params: str | Path = "params.yaml", profile: str | Path | None = None,
+          deep: bool = True) -> Params:
+    """`params` with `profile` merged on top, checked; errors name the file each key came from.
+    `deep`: also what a stage would refuse (templates, dataset files: `codesift.check`), with
+    paths relative to the params file's folder; off, the schema only."""
     raw = read_yaml(params)
-    origin = None
-    if profile is not None:
-        over = read_yaml(profile)
-        keys = set(flatten(over))
-        raw = _merge(raw, over)
+    root = Path(params).resolve().parent if deep else None
+    if profile is None:
+        return build(raw, str(params), full=True, root=root)
+    over = read_yaml(profile)
+    keys = set(flatten(over))
 
-        def origin(key: str) -> str:
-            return str(profile) if any(key == k or key.startswith(k + ".")
-                                       or k.startswith(key + ".") for k in keys) else str(params)
+    def origin(key: str) -> str:
+        return str(profile) if any(key == k or key.startswith((k + ".", k + "[")) or
+                                   k.startswith(key + ".") for k in keys) else str(params)
 
-    p = build(raw, str(params), origin, full=True)
-    from codesift.preflight import problems  # reads models and data: the full check only
-
-    found = list(problems(p))
-    if found:
-        name = origin or (lambda _key: str(params))
-        raise CodesiftError("\n".join(f"{name(k)}: {k}: {m}" for k, m in found))
-    return p
+    return build(_merge(raw, over), str(params), origin, full=True, root=root)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -620,7 +652,8 @@ def apply_profile(params: str | Path, profile: str | Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     import argparse
-    import sys
+
+    from codesift.cli import user_errors
 
     p = argparse.ArgumentParser(
         prog="python -m codesift.config",
@@ -636,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stamp", help="with --check: write this file once the check passes (the "
                    "`check` stage's output, which every other stage depends on)")
     args = p.parse_args(argv)
-    try:
+    with user_errors():
         if args.overrides:
             if not args.profile:
                 raise CodesiftError("--overrides needs --profile")
@@ -654,9 +687,6 @@ def main(argv: list[str] | None = None) -> None:
             from codesift.io import write_text
 
             write_text(args.stamp, "params checked\n")  # constant: never reruns a stage
-    except CodesiftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

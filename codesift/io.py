@@ -6,14 +6,17 @@ half-written file that DVC would hash and trust.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob
+import gzip
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +55,18 @@ def _remove_stale(path: Path) -> None:
     for old in path.parent.glob(f".{glob.escape(path.name)}.*"):
         if len(old.name) == len(path.name) + 10:  # mkstemp/mkdtemp add 8 random characters
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise the OSError writing `path` would meet (its folder made, a temp file tried), so a
+    command fails before its work, not after it; an existing folder there is an error too."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    os.unlink(name)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -113,19 +128,29 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def _lines(path: str | Path) -> Iterator[tuple[int, str | BadLine]]:
-    """Yield (line number, text), or a BadLine naming the line that is not UTF-8."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                yield lineno, raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield lineno, BadLine("bad_utf8", f"{path}:{lineno}: not valid UTF-8 "
-                                                  f"(byte {e.start})")
+    """Yield (line number, text), or a BadLine naming the line that is not UTF-8; a `.gz`
+    file is read through gzip, and a byte-order mark (Windows editors write one) is dropped."""
+    zipped = str(path).lower().endswith(".gz")
+    with (gzip.open if zipped else open)(path, "rb") as f:
+        lineno = 0
+        try:
+            for lineno, raw in enumerate(f, start=1):
+                if lineno == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield lineno, BadLine("bad_utf8", f"{path}:{lineno}: not valid UTF-8 "
+                                                      f"(byte {e.start})")
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+            if not zipped:
+                raise
+            raise CodesiftError(f"{path}:{lineno + 1}: not a readable gzip file ({e})")
 
 
 def read_json(path: str | Path) -> Any:
     try:
-        return json.loads(Path(path).read_bytes().decode("utf-8"))
+        return json.loads(Path(path).read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
     except json.JSONDecodeError as e:

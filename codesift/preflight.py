@@ -1,6 +1,5 @@
-"""Checks that read files: what a later stage would refuse about a model or the data,
-found by the `check` stage before any work (a bad GGUF, a chat template the scorer lacks,
-a label column the data does not have).
+"""Checks that read models and data, part of `codesift.check`: a bad GGUF, a chat template
+the model lacks, a label column the data does not have, found before any stage works.
 
 Each check yields (dotted key, message) like the schema's own `problems`.
 """
@@ -17,9 +16,10 @@ from codesift.config import Params
 PEEK_LINES = 200  # records of a local JSONL source read to find the label column
 
 
-def problems(p: Params) -> Iterator[tuple[str, str]]:
+def problems(p: Params, root: Path) -> Iterator[tuple[str, str]]:
+    """Relative paths (a .gguf model, the data source) are from `root`, where stages run."""
     yield from _model_problems(p)
-    yield from _label_problems(p)
+    yield from _label_problems(p, root)
 
 
 def _model_problems(p: Params) -> Iterator[tuple[str, str]]:
@@ -39,8 +39,8 @@ def _model_problems(p: Params) -> Iterator[tuple[str, str]]:
                                  "none; name a template file in templates/ instead")
 
 
-def _label_problems(p: Params) -> Iterator[tuple[str, str]]:
-    column, source = p.select.label_column, Path(p.data.source)
+def _label_problems(p: Params, root: Path) -> Iterator[tuple[str, str]]:
+    column, source = p.select.label_column, root / p.data.source
     if not column or p.data.hub or source.suffix != ".jsonl" or not source.is_file():
         return  # other sources are checked by the select stage, on the prepared records
     with source.open(encoding="utf-8", errors="replace") as f:
@@ -50,5 +50,5 @@ def _label_problems(p: Params) -> Iterator[tuple[str, str]]:
                     return
             except (json.JSONDecodeError, TypeError):
                 continue
-    yield "select.label_column", (f"{column!r} is not a column of {source} (first "
+    yield "select.label_column", (f"{column!r} is not a column of {p.data.source} (first "
                                   f"{PEEK_LINES} records); name one, or '' for none")

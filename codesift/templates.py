@@ -37,8 +37,14 @@ class Template:
         source = self.source if self.source is not None else tok.chat_template
         if source is None:
             raise CodesiftError("template.name: chat, but the tokenizer has no chat template")
-        return tok.apply_chat_template(messages, chat_template=source, tokenize=False,
-                                       add_generation_prompt=generation_prompt)
+        import jinja2
+
+        try:
+            return tok.apply_chat_template(messages, chat_template=source, tokenize=False,
+                                           add_generation_prompt=generation_prompt)
+        except jinja2.TemplateError as e:  # a template file the user wrote: name it
+            line = f"line {e.lineno}: " if getattr(e, "lineno", None) else ""
+            raise CodesiftError(f"template {self.name}: {line}{e.message or e}")
 
     def messages(self, turns: list[tuple[str, str]]) -> list[dict]:
         """[(role, content)] with the system prompt first (a record's own system turn wins)."""

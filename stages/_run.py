@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Callable
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -21,8 +20,8 @@ def run(main: Callable, doc: str, paths: dict[str, str],
         add_args: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
     """Parse `paths` (flag -> help, all required) and any other args, then params.yaml, run
     `main(args, params)`; a user error (bad params or input, a file that cannot be read or
-    written) is one line on stderr and exit code 2."""
-    from codesift import CodesiftError
+    written, a broken template) is one line on stderr and exit code 2 (`codesift.cli`)."""
+    from codesift.cli import user_errors
 
     parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,18 +34,7 @@ def run(main: Callable, doc: str, paths: dict[str, str],
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # CPU kernel notice, harmless
-    try:
+    with user_errors():
         from codesift.config import load
 
         main(args, load(args.params))
-    except CodesiftError as e:
-        _fail(str(e))
-    except OSError as e:
-        if e.filename is None:  # not about a file the user named: a real failure, keep its trace
-            raise
-        _fail(f"{e.filename}: {e.strerror}")
-
-
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)

@@ -31,8 +31,8 @@ def main(args: argparse.Namespace, params: Params) -> None:
 
     from codesift import CodesiftError
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.execution import evaluate_samples
-    from codesift.io import read_json, read_jsonl, write_json, write_jsonl
+    from codesift.evaluation.execution import evaluate_samples, read_samples
+    from codesift.io import read_json, write_json, write_jsonl
 
     start = time.perf_counter()
     cfg = params.eval
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
         path = Path(args.samples) / f"{bench.name}.jsonl"
         if not path.is_file():
             raise CodesiftError(f"{path}: no samples of {bench.name} (generate makes them)")
-        samples = read_jsonl(path)
+        samples = read_samples(path)
         verdicts, summary = evaluate_samples(bench, samples, cfg)
         write_jsonl(Path(args.out) / f"{bench.name}.jsonl", verdicts)
         metrics[bench.name] = summary

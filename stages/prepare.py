@@ -15,7 +15,7 @@ from stages._run import run
 def main(args, p) -> None:
     from codesift import CodesiftError
     from codesift.data.prepare import prepare, split_valid
-    from codesift.data.sources import read_source
+    from codesift.data.sources import read_source, skipped_files
     from codesift.evaluation.benchmarks import decontamination_texts
     from codesift.io import write_json, write_jsonl
 
@@ -24,6 +24,7 @@ def main(args, p) -> None:
     texts = {name: decontamination_texts(name, p.eval.datasets) for name in cfg.decontaminate}
     records, report = prepare(read_source(args.source, cfg.hub, cfg.split, cfg.revision), cfg,
                               texts)
+    report.skipped_files = skipped_files(args.source, cfg.hub)
     if len(records) <= cfg.valid_size:
         raise CodesiftError(
             f"{cfg.hub or args.source}: {len(records)} usable records remain, but the pipeline "

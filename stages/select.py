@@ -42,7 +42,7 @@ def load_pool(records: list[dict], scores_path: str, deita_path: str, embeddings
     def column(key: str) -> np.ndarray:
         return np.array([s[key] if s[key] is not None else np.nan for s in scores])
 
-    return Pool(embeddings=np.load(f"{embeddings_dir}/embeddings.npy"),
+    return Pool(embeddings=load_embeddings(f"{embeddings_dir}/embeddings.npy", ids),
                 ifd=column("ifd"), ppl=column("ppl_cond"),
                 deita=np.array([s["score"] for s in deita]) if deita else None,
                 align=column("align") if scores and "align" in scores[0] else None,
@@ -62,6 +62,26 @@ def _features(folder: str | None, name: str, ids: list[str], stage: str):
     if found != ids:
         raise CodesiftError(f"{folder}/ids.json: ids differ from the prepared data; rerun {stage}")
     return np.load(f"{folder}/{name}"), np.load(f"{folder}/query.npy")
+
+
+def load_embeddings(path: str, ids: list[str]):
+    """One finite row per record, or an error naming the file and what is wrong."""
+    import numpy as np
+
+    from codesift import CodesiftError
+
+    try:
+        emb = np.load(path)
+    except (ValueError, EOFError) as e:
+        raise CodesiftError(f"{path}: not a readable .npy array ({e}); rerun embed")
+    if emb.ndim != 2 or emb.shape[0] != len(ids):
+        raise CodesiftError(f"{path}: shape {emb.shape}, but there are {len(ids)} records "
+                            "(one row each); rerun embed")
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if bad.size:
+        raise CodesiftError(f"{path}: {bad.size} rows are not finite (NaN or inf), e.g. ids "
+                            f"{[ids[i] for i in bad[:3]]}; rerun embed")
+    return emb
 
 
 def main(args, p) -> None:

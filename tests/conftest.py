@@ -24,12 +24,15 @@ def sample_records() -> list[dict]:
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory, sample_records) -> Path:
     """A real byte-level BPE tokenizer and a randomly initialised 2-layer LLaMA, saved."""
+    return make_tiny(tmp_path_factory.mktemp("tiny"), sample_records)
+
+
+def make_tiny(out: Path, sample_records: list[dict]) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from codesift.models import train_tokenizer
 
-    out = tmp_path_factory.mktemp("tiny")
     texts = [r["instruction"] + "\n" + r["response"] for r in sample_records[:400]]
     tok = train_tokenizer(texts, vocab_size=400)
     torch.manual_seed(0)

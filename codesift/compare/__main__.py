@@ -108,19 +108,29 @@ def template_path(args: argparse.Namespace) -> Path:
     raise CodesiftError("no HTML template: give --html-template (a page with {plot_divs})")
 
 
+def check_out(folder: Path) -> None:
+    """The report folder can be written (checked before any evaluation starts)."""
+    from codesift.io import check_writable
+
+    if folder.exists() and not folder.is_dir():
+        raise CodesiftError(f"--out {folder}: a file is there; the report needs a folder")
+    check_writable(folder / "compare.md")
+
+
 def main(argv: list[str] | None = None) -> None:
+    from codesift.cli import user_errors
     from codesift.compare.page import problems
     from codesift.compare.report import write_report
     from codesift.compare.results import compare
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
+    with user_errors():
+        out = args.out or args.repo / "reports"
+        template = template_path(args)
+        check_out(out)
         c = compare(experiments(args), args.baseline, args.bootstrap, args.seed)
-        md, page = write_report(c, args.out or args.repo / "reports", template_path(args))
-    except CodesiftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        md, page = write_report(c, out, template)
     print(md.read_text(encoding="utf-8"))
     for line in problems(c):  # what the page says in words where a chart would be
         print(f"note: {line}", file=sys.stderr)

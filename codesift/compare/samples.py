@@ -49,23 +49,27 @@ def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experi
     """Every file through its benchmark's judge (made once per benchmark); with `cfg.limit`,
     the first tasks only. Each verdict row keeps the code judged (`solution`, after the
     sanitizer when asked), which the report shows for the tasks two runs disagree on."""
-    from dataclasses import replace
-
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.execution import evaluate_samples, prepare_samples
-    from codesift.io import read_jsonl
+    from codesift.evaluation.execution import (
+        check_task_ids,
+        judge_prepared,
+        prepare_samples,
+        read_samples,
+    )
 
     exps: dict[str, Experiment] = {}
     for name, paths in files.items():
-        bench = load_benchmark(name, cfg.datasets).head(cfg.limit)
+        full = load_benchmark(name, cfg.datasets)
+        bench = full.head(cfg.limit)
         keep = {t["task_id"] for t in bench.tasks}
         judge = bench.judge(cfg)
         for path in paths:
-            samples = [s for s in read_jsonl(path) if not cfg.limit or s.get("task_id") in keep]
+            samples = read_samples(path)
             try:  # prepared once here, so the rows can carry the very code judged
-                prepared = prepare_samples(bench, samples, cfg.sanitize)
-                verdicts, _ = evaluate_samples(bench, prepared, replace(cfg, sanitize=False),
-                                               judge)
+                check_task_ids(full, samples)
+                samples = [s for s in samples if s["task_id"] in keep]
+                prepared = prepare_samples(bench, samples, cfg)
+                verdicts, _ = judge_prepared(bench, prepared, cfg, judge)
             except CodesiftError as e:
                 raise CodesiftError(f"{path}: {e}")
             for row, sample in zip(verdicts, prepared, strict=True):

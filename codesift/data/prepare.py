@@ -34,6 +34,7 @@ class PrepareReport:
     invalid_reasons: Counter = field(default_factory=Counter)
     invalid_where: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contaminated_by: Counter = field(default_factory=Counter)
+    skipped_files: dict[str, str] = field(default_factory=dict)  # path -> why it was not read
 
     def add_invalid(self, reason: str, where: str) -> None:
         self.n_invalid += 1
@@ -46,11 +47,13 @@ class PrepareReport:
         d["invalid_reasons"] = dict(sorted(self.invalid_reasons.items()))
         d["invalid_where"] = dict(sorted(self.invalid_where.items()))
         d["contaminated_by"] = dict(sorted(self.contaminated_by.items()))
+        d["n_skipped_files"] = len(self.skipped_files)
         return d
 
     def summary(self) -> str:
+        files = f", {len(self.skipped_files)} files not read" if self.skipped_files else ""
         return (f"kept {self.n_kept} of {self.n_read} ({self.n_invalid} invalid skipped, "
-                f"{self.n_duplicates} duplicates, {self.n_contaminated} contaminated)")
+                f"{self.n_duplicates} duplicates, {self.n_contaminated} contaminated{files})")
 
 
 def _string_field(where: str, obj: dict, column: str, param: str) -> str:
@@ -90,8 +93,27 @@ def _record(where: str, obj: object, cfg: DataConfig) -> dict:
     if not isinstance(obj, dict):
         raise InvalidRecord(where, "not_an_object",
                             f"expected a JSON object, got {type(obj).__name__}")
+    rec_id = _record_id(where, obj)
     task = {"task": _string_field(where, obj, cfg.task_column, "data.task_column")} \
         if cfg.task_column else {}
+    return {**rec_id, **_fields(where, obj, cfg, task)}
+
+
+def _record_id(where: str, obj: dict) -> dict:
+    """The record's own id, kept as given: a string, or an integer as its digits; any other
+    value is refused (replacing it would silently break the link to the source)."""
+    if "id" not in obj:
+        return {}
+    value = obj["id"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"id": str(value)}
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRecord(where, "bad_id", f"field 'id' must be a non-empty string (or an "
+                                             f"integer), got {value!r:.40}")
+    return {"id": value}
+
+
+def _fields(where: str, obj: dict, cfg: DataConfig, task: dict) -> dict:
     if cfg.text_column:  # a raw-code corpus (fill-in-the-middle)
         return {**task, "text": _string_field(where, obj, cfg.text_column, "data.text_column"),
                 "source": where}
@@ -136,7 +158,7 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
     """Records in source order with ids; `benchmarks` maps a name to texts to decontaminate by."""
     report = PrepareReport()
     index = NgramIndex(benchmarks, cfg.ngram)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     records = []
     for where, obj in raw:
         report.n_read += 1
@@ -147,8 +169,7 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
                 raise
             report.add_invalid(e.reason, e.where)
             continue
-        key = (rec["text"].strip(),) if "text" in rec else \
-            (rec["instruction"].strip(), rec["response"].strip())
+        key = _dedup_key(rec)
         if key in seen:
             report.n_duplicates += 1
             continue
@@ -158,13 +179,22 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
             report.n_contaminated += 1
             report.contaminated_by[hit] += 1
             continue
-        rec_id = obj.get("id") if isinstance(obj.get("id"), str) else f"rec-{report.n_read - 1:07d}"
-        records.append({"id": rec_id, **rec})
+        records.append({"id": rec.pop("id", f"rec-{report.n_read - 1:07d}"), **rec})
         if cfg.limit and len(records) >= cfg.limit:
             break
     _check_unique_ids(records)
     report.n_kept = len(records)
     return records, report
+
+
+def _dedup_key(rec: dict) -> tuple[str, ...]:
+    """What makes two records the same: the text, the whole conversation (role and content of
+    every turn), or the instruction and response."""
+    if "text" in rec:
+        return (rec["text"].strip(),)
+    if "chat_rounds" in rec:
+        return tuple(f"{t['role'].lower()}: {t['content'].strip()}" for t in rec["chat_rounds"])
+    return rec["instruction"].strip(), rec["response"].strip()
 
 
 def split_valid(records: list[dict], size: int, seed: int) -> tuple[list[dict], list[dict]]:

@@ -28,10 +28,27 @@ def reader(*suffixes: str) -> Callable[[Reader], Reader]:
     return wrap
 
 
+def file_type(path: Path) -> str:
+    """The READERS key of a file: its suffix in lower case, with `.gz` the one before too."""
+    suffixes = [s.lower() for s in path.suffixes]
+    return "".join(suffixes[-2:]) if suffixes[-1:] == [".gz"] else "".join(suffixes[-1:])
+
+
+def skipped_files(source: str, hub: str = "") -> dict[str, str]:
+    """Files in a `source` directory that `read_source` does not read, with why (for the
+    report: nothing is dropped unsaid)."""
+    path = Path(source)
+    if hub or not path.is_dir():
+        return {}
+    return {str(p): f"unsupported file type {file_type(p) or '(none)'!r} ({_known()})"
+            for p in sorted(path.rglob("*")) if p.is_file() and file_type(p) not in READERS}
+
+
 def read_source(source: str, hub: str = "", split: str = "train", revision: str = "main"
                 ) -> Iterator[Raw]:
     """`hub` (a dataset id) if set, else the local file or directory `source` (a directory:
-    every file of a known type in it, recursively, in sorted order)."""
+    every file of a known type in it, recursively, in sorted order; `skipped_files` lists
+    the others)."""
     if hub:
         yield from _hub(hub, split, revision)
         return
@@ -40,21 +57,22 @@ def read_source(source: str, hub: str = "", split: str = "train", revision: str 
         raise CodesiftError(f"{path}: data file not found (data.source; for a hub dataset "
                             "set data.hub)")
     files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix in READERS)
+        p for p in path.rglob("*") if p.is_file() and file_type(p) in READERS)
     if path.is_dir() and not files:
         raise CodesiftError(f"{path}: no data files in this directory ({_known()})")
     for f in files:
-        if f.suffix not in READERS:
+        if file_type(f) not in READERS:
             raise CodesiftError(f"{f}: unsupported file type ({_known()})")
-        yield from READERS[f.suffix](f)
+        yield from READERS[file_type(f)](f)
 
 
 def _known() -> str:
     return "readers: " + ", ".join(sorted(READERS))
 
 
-@reader(".jsonl")
+@reader(".jsonl", ".jsonl.gz")
 def _jsonl(path: Path) -> Iterator[Raw]:
+    """JSON Lines, plain or gzipped (as evalplus's datasets and many dumps ship)."""
     for lineno, obj in iter_jsonl(path, keep_bad=True):
         yield f"{path}:{lineno}", obj
 
@@ -97,12 +115,18 @@ def _text(path: Path) -> Iterator[Raw]:
     data/sample/pretrain.txt): one record {"text"} per document."""
     import re
 
-    text = path.read_bytes().decode("utf-8", errors="strict")
     line = 1
-    for doc in re.split(r"\n\n(?=\S)", text):
-        if doc.strip():
-            yield f"{path}:{line}", {"text": doc}
-        line += doc.count("\n") + 2
+    for raw in re.split(rb"\n\n(?=\S)", path.read_bytes()):  # split as bytes: a bad byte
+        try:                                                   # costs its document only
+            doc = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            at = line + raw[:e.start].count(b"\n")
+            yield f"{path}:{at}", BadLine("bad_utf8", f"{path}:{at}: not valid UTF-8 "
+                                                      f"(byte {e.start} of the document)")
+        else:
+            if doc.strip():
+                yield f"{path}:{line}", {"text": doc.removeprefix("\ufeff")}
+        line += raw.count(b"\n") + 2
 
 
 @reader(".csv")
@@ -111,7 +135,7 @@ def _csv(path: Path) -> Iterator[Raw]:
     import csv
 
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: a BOM is not a name
             for i, row in enumerate(csv.DictReader(f)):
                 yield f"{path}:{i + 2}", dict(row)
     except UnicodeDecodeError as e:

