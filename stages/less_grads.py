@@ -47,7 +47,7 @@ def warmed_up(args, p, samples, store):
 
     cfg = p.select.less
     torch.manual_seed(cfg.seed)
-    model = get_peft_model(load_model(args.model, p.model.dtype), LoraConfig(
+    model = get_peft_model(load_model(args.model, p.ifd.dtype), LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=cfg.target_modules))
     saved = store.folder / "warmup.pt"
@@ -85,7 +85,8 @@ def compute(args, p):
     from codesift.templates import load_template
 
     tok = load_tokenizer(args.model)
-    template = load_template(args.templates, p.template.name, p.template.system)
+    template = load_template(args.templates, p.ifd.template or p.template.name,
+                             p.template.system)  # the scorer's format
     samples = samples_of(tok, template, records, cfg.max_len)
     queries = samples_of(tok, template, query, cfg.max_len)
     if None in queries:
@@ -93,7 +94,7 @@ def compute(args, p):
         raise CodesiftError(f"select.less.query: {cfg.query}: record {bad} cannot be encoded "
                             "(an empty field, or its prompt fills select.less.max_len)")
     store = ArrayChunks(f"{args.resume}/less", fingerprint([args.model], {
-        "dtype": p.model.dtype, "less": vars(cfg), "samples": samples, "queries": queries}))
+        "dtype": p.ifd.dtype, "less": vars(cfg), "samples": samples, "queries": queries}))
     model, ckpts = warmed_up(args, p, samples, store)
     n_params = sum(x.numel() for x in model.parameters() if x.requires_grad)
     proj = Projector(n_params, cfg.proj_dim, cfg.seed)

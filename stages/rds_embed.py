@@ -39,13 +39,14 @@ def compute(args, p):
     from codesift.templates import load_template
 
     tok = load_tokenizer(args.model)
-    template = load_template(args.templates, p.template.name, p.template.system)
+    template = load_template(args.templates, p.ifd.template or p.template.name,
+                             p.template.system)  # the scorer's format
     seqs = [record_ids(tok, template, r, cfg.max_len) for r in records]
     query_seqs = [record_ids(tok, template, r, cfg.max_len) for r in query]
     store = ArrayChunks(f"{args.resume}/rds", fingerprint([args.model], {
-        "dtype": p.model.dtype, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
+        "dtype": p.ifd.dtype, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
         "seqs": seqs}))
-    model = load_model(args.model, p.model.dtype)
+    model = load_model(args.model, p.ifd.dtype)
     reps, n_resumed = resumable(model, tok, seqs, cfg.batch_tokens, store, cfg.chunk_size)
     query_reps = representations(model, tok, query_seqs, cfg.batch_tokens)
     return reps, query_reps, ids, [r["id"] for r in query], n_resumed, store

@@ -65,8 +65,8 @@ READS = {
                     "select.deita.scorer_max_len", "select.deita.scorer_batch_tokens",
                     "model.dtype"},
     "embed": {"embed"},
-    "rds_embed": {"select.method", "select.rds", "template", "model.dtype"},
-    "less_grads": {"select.method", "select.less", "template", "model.dtype"},
+    "rds_embed": {"select.method", "select.rds", "template", "ifd.template", "ifd.dtype"},
+    "less_grads": {"select.method", "select.less", "template", "ifd.template", "ifd.dtype"},
     "select": {"select"},
     "train": {"train", "template", "model.attn_implementation"},
 }
