@@ -48,13 +48,16 @@ def test_grid_run_writes_the_report_over_its_experiments(repo, grid_log):
     assert md in grid_log  # also printed
     got = rows(md)
     assert sorted(got) == ["cdas-0.3", "random-0.3"]
-    # random keeps 30% of the data, cdas 30% of each cluster's IFD < 1 samples: fewer
-    assert "Baseline: **random-0.3**" in md
-    cdas, rand = got["cdas-0.3"], got["random-0.3"]
-    assert re.fullmatch(CI, cdas[0]) and re.fullmatch(CI, rand[0])
-    assert rand[1] == "baseline" and re.fullmatch(r"[+-]\d+\.\d, p=[\d.e-]+( \*)?", cdas[1])
     runs = md.split("## Runs", 1)[1].split("## pass@1")[0]
-    assert re.search(r"\| cdas-0\.3 \| cdas \| 0\.3 \|  \| \d+ \| \d+\.\d% \|", runs)
+    size = {name: int(n) for name, n in
+            re.findall(r"\| (\w+-0\.3) \| \w+ \| 0\.3 \|  \| (\d+) \| \d+\.\d% \|", runs)}
+    assert sorted(size) == ["cdas-0.3", "random-0.3"]
+    base = re.search(r"Baseline: \*\*(\S+)\*\*", md)[1]  # the most training data
+    assert size[base] == max(size.values())
+    other = next(n for n in got if n != base)
+    assert re.fullmatch(CI, got[base][0]) and re.fullmatch(CI, got[other][0])
+    assert got[base][1] == "baseline"
+    assert re.fullmatch(r"[+-]\d+\.\d, p=[\d.e-]+( \*)?", got[other][1])
     html = (repo / "reports/compare.html").read_text()
     assert [a for t, a in parse(html).tags if t == "script" and "src" in a] == []
     assert "cdn." not in html and "id=chart1 data-spec=spec1" in html
