@@ -20,8 +20,8 @@ system:  ## system packages the tests use (sshd: SSH remote test; chromium: repo
 run: venv  ## reproduce the whole pipeline (embedded default: offline, CPU)
 	dvc repro
 
-test: venv system  ## the whole test suite (what CI runs)
-	$(PY) -m pytest -q
+test: venv system  ## the whole test suite (what CI runs): two workers, a test file each at a time
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: venv  ## everything but the end-to-end DVC runs and other tests marked slow
 	$(PY) -m pytest -q -m "not slow"

