@@ -1,14 +1,16 @@
 """Does selection pick better data? Every selector x every scorer at one ratio on the default
-pool, with and without the filter chain: the flawed share of each subset (the pool's planted
-`quality` labels) and each label's share, in one process.
+pool, with params.yaml's filter chain, with the scorer-free rule filters only (parses, names)
+and with none: the flawed share of each subset (the pool's planted `quality` labels) and each
+label's share, in one process.
 
-Scorers: `--scores NAME=FILE` reads IFD/alignment scores a pipeline wrote (the default's,
-data/scores/ifd.jsonl, from SmolLM2); `--scorer NAME=MODEL_DIR:TEMPLATE` scores the pool here
-(the bootstrap base model, models/base, takes about a minute). Run `dvc repro` (or `make run`)
-first: it also needs data/prepared/train.jsonl and data/embeddings. Selection knobs come from
-params.yaml's `select` section; only method, filters and ratio change. Last stdout line:
+Scorers: `--scores NAME=FILE` reads IFD/alignment scores a pipeline wrote (by default
+smollm2=data/scores/ifd.jsonl: run it in a workspace where configs/real-scorer.yaml was
+applied and reproduced, about 36 min of scoring on 2 cores); `--scorer NAME=MODEL_DIR:TEMPLATE`
+scores the pool here (the bootstrap base model, models/base, takes about a minute). It also
+needs data/prepared/train.jsonl and data/embeddings. Selection knobs come from params.yaml's
+`select` section; only method, filters and ratio change. Last stdout line:
 {"<scorer>": {"pool": {...}, "filtered": {"removed": [...], "<method>": {...}},
-"unfiltered": {"<method>": {...}}}, "agreement": {"<a> vs <b>": {"spearman": r,
+"rules": {...}, "unfiltered": {...}}, "agreement": {"<a> vs <b>": {"spearman": r,
 "top40_overlap": f}}, "seconds": s} (agreement: bench_scorers.py's, over the whole pool).
 
     .venv/bin/python bench/bench_select_quality.py
@@ -26,6 +28,8 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+
+RULES = ["parses", "names"]  # the scorer-free filters: the same records under every scorer
 
 
 def log(msg: str) -> None:
@@ -74,8 +78,9 @@ def run_all(records, labels, pool, cfg, filters: list[str]) -> dict:
 
     out: dict = {"removed": apply_filters(filters, records, pool, cfg, labels)[1]}
     for method in REGISTRY.names():
-        if "deita" in REGISTRY.get(method).needs:
-            out[method] = {"skipped": "needs DEITA scorer models (not shipped offline)"}
+        missing = [n for n in REGISTRY.get(method).needs if getattr(pool, n) is None]
+        if missing:  # deita: scorer models not shipped offline; rds/less: their own stages
+            out[method] = {"skipped": f"needs {', '.join(missing)}, not in this pool"}
             continue
         c = dataclasses.replace(cfg, method=method, filters=filters)
         t = time.perf_counter()
@@ -138,6 +143,7 @@ def main() -> None:
         pool_mix, _ = label_report(labels, everyone, cfg.label_column, cfg.flawed_labels)
         result[name] = {"pool": {"flawed_share": round(pool_mix["flawed_share"], 4)},
                         "filtered": run_all(records, labels, pool, cfg, list(cfg.filters)),
+                        "rules": run_all(records, labels, pool, cfg, RULES),
                         "unfiltered": run_all(records, labels, pool, cfg, [])}
     result["agreement"] = agreement_of(scorers)
     result["seconds"] = round(time.perf_counter() - start, 1)

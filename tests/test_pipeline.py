@@ -162,8 +162,9 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     sh("git", "checkout", "params.yaml", cwd=repo)  # an earlier test's `exp run -S` leaves it
     sh("dvc", "checkout", "--force", cwd=repo)  # shard metrics of the sharded run
     base = (repo / "models/base/model.safetensors").read_bytes()
-    log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",
-             "-S", "ifd.template=chat", "-S", "select.alignment_max=0.4", cwd=repo)
+    log = sh("dvc", "exp", "run", "-S", "ifd.model=smollm2-135m-instruct",  # CI-sized: no
+             "-S", "ifd.template=chat", "-S", "ifd.max_len=128",  # reverse pass, short rows
+             "-S", "ifd.alignment=false", "-S", "select.filters=[parses,names]", cwd=repo)
     assert ran(log) == {"check", "scorer", "ifd@0", "ifd_merge", "rds_embed", "less_grads",
                         "select", "train", "generate", "evaluate"}  # rds/less: empty, as ever
     config = json.loads((repo / "models/scorer/config.json").read_text())
@@ -171,11 +172,10 @@ def test_a_real_scorer_apart_from_the_trained_model(repo, traced):
     assert (repo / "models/base/model.safetensors").read_bytes() == base
     rows = [json.loads(x) for x in (repo / "data/scores/ifd.jsonl").read_text().splitlines()]
     assert sum(r["ifd"] is not None for r in rows) > 0.9 * len(rows)
-    assert all("align" in r for r in rows)
     select = json.loads((repo / "metrics/select.json").read_text())
-    assert [f["name"] for f in select["filters"]] == ["parses", "names", "alignment"]
+    assert [f["name"] for f in select["filters"]] == ["parses", "names"]
     assert 0 <= select["flawed_share"] <= 1
     assert "mismatched" in select["filters"][1]["removed_by_label"]  # names: another's answer
     assert select["labels"]["n_selected"].get("mismatched", 0) == 0
     sh("git", "checkout", "params.yaml", cwd=repo)
-    sh("dvc", "checkout", "--force", cwd=repo)  # shard metrics of the sharded run
+    sh("dvc", "checkout", "--force", cwd=repo)
