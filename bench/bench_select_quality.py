@@ -3,17 +3,19 @@ pool, with params.yaml's filter chain, with the scorer-free rule filters only (p
 and with none: the flawed share of each subset (the pool's planted `quality` labels) and each
 label's share, in one process.
 
-Scorers: `--scores NAME=FILE` reads IFD/alignment scores a pipeline wrote (by default
-smollm2=data/scores/ifd.jsonl: run it in a workspace where configs/real-scorer.yaml was
-applied and reproduced, about 36 min of scoring on 2 cores); `--scorer NAME=MODEL_DIR:TEMPLATE`
-scores the pool here (the bootstrap base model, models/base, takes about a minute). It also
-needs data/prepared/train.jsonl and data/embeddings. Selection knobs come from params.yaml's
-`select` section; only method, filters and ratio change. Last stdout line:
-{"<scorer>": {"pool": {...}, "filtered": {"removed": [...], "<method>": {...}},
-"rules": {...}, "unfiltered": {...}}, "agreement": {"<a> vs <b>": {"spearman": r,
+Scorers: `--scores NAME=FILE@PROFILE` reads IFD/alignment scores a pipeline wrote and judges
+them with `--params` merged with PROFILE's `select` (default: smollm2=data/scores/ifd.jsonl
+@configs/real-scorer.yaml, the scores of a run of that profile: about 36 min of scoring on 2
+cores); `--scorer NAME=MODEL_DIR:TEMPLATE` scores the pool here with `--params` as they are
+(the bootstrap base, models/base: about a minute). It also needs data/prepared/train.jsonl and
+data/embeddings. Only method, filters and ratio change. Last stdout line:
+{"<scorer>": {"pool": {...}, "select": {...}, "filtered": {"removed": [...], "<method>":
+{...}}, "rules": {...}, "unfiltered": {...}}, "agreement": {"<a> vs <b>": {"spearman": r,
 "top40_overlap": f}}, "seconds": s} (agreement: bench_scorers.py's, over the whole pool).
 
-    .venv/bin/python bench/bench_select_quality.py
+    # in a workspace that reproduced configs/real-scorer.yaml (its params.yaml changed):
+    git show HEAD:params.yaml > /tmp/default-params.yaml
+    .venv/bin/python bench/bench_select_quality.py --params /tmp/default-params.yaml
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ def run_all(records, labels, pool, cfg, filters: list[str]) -> dict:
         c = dataclasses.replace(cfg, method=method, filters=filters)
         t = time.perf_counter()
         picked, _, _ = choose(records, pool, c, labels)
+        if len(picked) == 0:  # the filters, or the method's own IFD < ifd_max, left nothing
+            out[method] = {"n_selected": 0, "flawed_share": None}
+            log(f"{method} ({'+'.join(filters) or 'no filters'}): nothing left to select")
+            continue
         metrics, _ = label_report(labels, picked, c.label_column, c.flawed_labels)
         out[method] = {"flawed_share": round(metrics["flawed_share"], 4),
                        "n_selected": len(picked),
@@ -107,6 +113,22 @@ def agreement_of(scorers: dict[str, list[dict]]) -> dict:
     return {f"{a} vs {b}": agreement(ifd[a], ifd[b]) for a, b in itertools.combinations(ifd, 2)}
 
 
+def scorer_runs(args, p, records) -> dict[str, tuple[list[dict], object]]:
+    """name -> (scores, Params with the scorer's profile merged): each scorer is judged with
+    the filter thresholds that suit its IFD scale (SmolLM2's IFD is ~0.3, the bootstrap's ~1)."""
+    from codesift.config import check
+    from codesift.io import read_jsonl
+
+    runs = {}
+    for name, spec in (s.split("=", 1) for s in args.scores):
+        path, _, profile = spec.partition("@")
+        runs[name] = (read_jsonl(path), check(args.params, profile or None, deep=False))
+    for name, spec in (s.split("=", 1) for s in args.scorer):
+        log(f"scoring the pool with {name} ({spec})")
+        runs[name] = (scored_here(spec, records, p), p)
+    return runs
+
+
 def main() -> None:
     import numpy as np
 
@@ -116,36 +138,37 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scores", nargs="*", default=["smollm2=data/scores/ifd.jsonl"],
-                    metavar="NAME=FILE", help="score files a pipeline wrote")
+    ap.add_argument("--scores", nargs="*", metavar="NAME=FILE[@PROFILE]",
+                    default=["smollm2=data/scores/ifd.jsonl@configs/real-scorer.yaml"],
+                    help="score files a pipeline wrote, each judged with its profile's select")
     ap.add_argument("--scorer", nargs="*", default=["bootstrap=models/base:alpaca"],
                     metavar="NAME=DIR:TEMPLATE", help="models to score the pool with here")
+    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--ratio", type=float, default=0.4)
     ap.add_argument("--data", default="data/prepared/train.jsonl")
     ap.add_argument("--embeddings", default="data/embeddings")
     args = ap.parse_args()
     start = time.perf_counter()
-    p = load(ROOT / "params.yaml")
-    cfg = dataclasses.replace(p.select, ratio=args.ratio, sample_num=0)
+    p = load(args.params)
     records = read_jsonl(args.data)
-    labels = record_labels(records, cfg.label_column, args.data)
+    labels = record_labels(records, p.select.label_column, args.data)
     emb = np.load(f"{args.embeddings}/embeddings.npy")
     assert read_json(f"{args.embeddings}/ids.json") == [r["id"] for r in records]
-    scorers = {n: read_jsonl(f) for n, f in (s.split("=", 1) for s in args.scores)}
-    for name, spec in (s.split("=", 1) for s in args.scorer):
-        log(f"scoring the pool with {name} ({spec})")
-        scorers[name] = scored_here(spec, records, p)
-    everyone = np.arange(len(records))
+    runs = scorer_runs(args, p, records)
     result: dict = {}
-    for name, scores in scorers.items():
+    for name, (scores, params) in runs.items():
         assert [s["id"] for s in scores] == [r["id"] for r in records], name
+        cfg = dataclasses.replace(params.select, ratio=args.ratio, sample_num=0)
         pool = pool_of(scores, emb)
-        pool_mix, _ = label_report(labels, everyone, cfg.label_column, cfg.flawed_labels)
-        result[name] = {"pool": {"flawed_share": round(pool_mix["flawed_share"], 4)},
+        mix, _ = label_report(labels, np.arange(len(records)), cfg.label_column,
+                              cfg.flawed_labels)
+        result[name] = {"pool": {"flawed_share": round(mix["flawed_share"], 4)},
+                        "select": {"filters": list(cfg.filters), "ifd_max": cfg.ifd_max,
+                                   "alignment_max": cfg.alignment_max},
                         "filtered": run_all(records, labels, pool, cfg, list(cfg.filters)),
                         "rules": run_all(records, labels, pool, cfg, RULES),
                         "unfiltered": run_all(records, labels, pool, cfg, [])}
-    result["agreement"] = agreement_of(scorers)
+    result["agreement"] = agreement_of({n: scores for n, (scores, _) in runs.items()})
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -304,7 +304,8 @@ def test_fork_bomb_is_bounded_and_cleaned_up(mode, no_leftover_workdirs):
     assert nobody_pids(among=no_leftover_workdirs) <= before
 
 
-@pytest.mark.parametrize("target", ["os.getppid()", str(os.getpid()), "0"])
+@pytest.mark.parametrize("target", ["os.getppid()", str(os.getpid()), "0"],
+                         ids=["parent", "harness", "group"])  # ids: xdist workers have own pids
 def test_killing_the_harness_fails_and_harness_survives(mode, target):
     out = run(f"import os\nos.kill({target}, 9)\nimport time\ntime.sleep(0.2)\n")
     assert out.status == "failed"
