@@ -24,7 +24,7 @@ test: venv system  ## the whole test suite (what CI runs): two workers, a test f
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: venv  ## everything but the end-to-end DVC runs and other tests marked slow
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .
