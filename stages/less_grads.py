@@ -118,18 +118,15 @@ def compute(args, p):
 def main(args, p) -> None:
     import numpy as np
 
-    from codesift.io import atomic_path, write_json
+    from codesift.data.query import write_matched
+    from codesift.io import write_json
 
     start = time.perf_counter()
     empty = np.zeros((0, 0), dtype=np.float32)
     grads, query_grads, ids, query_ids, n_failed, store = empty, empty, [], [], 0, None
     if p.select.method == "less":
         grads, query_grads, ids, query_ids, n_failed, store = compute(args, p)
-    with atomic_path(args.out, is_dir=True) as tmp:
-        np.save(tmp / "grads.npy", grads)
-        np.save(tmp / "query.npy", query_grads)
-        write_json(tmp / "ids.json", ids)
-        write_json(tmp / "query_ids.json", query_ids)
+    write_matched(args.out, "grads", grads, query_grads, ids, query_ids)
     write_json(args.metrics, {"n": len(ids), "n_query": len(query_ids), "n_failed": n_failed,
                               "dim": int(grads.shape[1]), "seconds": time.perf_counter() - start})
     if n_failed:

@@ -55,18 +55,15 @@ def compute(args, p):
 def main(args, p) -> None:
     import numpy as np
 
-    from codesift.io import atomic_path, write_json
+    from codesift.data.query import write_matched
+    from codesift.io import write_json
 
     start = time.perf_counter()
     empty = np.zeros((0, 0), dtype=np.float32)
     reps, query_reps, ids, query_ids, n_resumed, store = empty, empty, [], [], 0, None
     if p.select.method == "rds":
         reps, query_reps, ids, query_ids, n_resumed, store = compute(args, p)
-    with atomic_path(args.out, is_dir=True) as tmp:
-        np.save(tmp / "reps.npy", reps)
-        np.save(tmp / "query.npy", query_reps)
-        write_json(tmp / "ids.json", ids)
-        write_json(tmp / "query_ids.json", query_ids)
+    write_matched(args.out, "reps", reps, query_reps, ids, query_ids)
     write_json(args.metrics, {"n": len(ids), "n_query": len(query_ids),
                               "dim": int(reps.shape[1]), "n_resumed": n_resumed,
                               "seconds": time.perf_counter() - start})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.io import iter_jsonl
+from codesift.io import atomic_path, iter_jsonl, write_json
 
 
 def read_query(path: str, pool_ids: set[str], key: str) -> list[dict]:
@@ -32,3 +32,16 @@ def read_query(path: str, pool_ids: set[str], key: str) -> list[dict]:
         raise CodesiftError(f"{where}: {len(shared)} of its ids are also in the pool (first: "
                             f"{shared[0]}); a query example must never be selectable")
     return records
+
+
+def write_matched(out: str | Path, name: str, pool, query, ids: list[str],
+                  query_ids: list[str]) -> None:
+    """The pool's and the query set's feature rows with their ids, as `select` reads them
+    (`<name>.npy`, `query.npy`, `ids.json`, `query_ids.json`), written whole or not at all."""
+    import numpy as np
+
+    with atomic_path(out, is_dir=True) as tmp:
+        np.save(tmp / f"{name}.npy", pool)
+        np.save(tmp / "query.npy", query)
+        write_json(tmp / "ids.json", ids)
+        write_json(tmp / "query_ids.json", query_ids)
