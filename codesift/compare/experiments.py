@@ -80,12 +80,16 @@ def _dvc(root: Path, *args: str) -> str:
     return run_tool(root, "dvc", *args)
 
 
+def tool_env() -> dict[str, str]:
+    """The environment with this interpreter's bin first on PATH."""
+    return {**os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def run_tool(root: Path, *cmd: str) -> str:
     """stdout of a command run in `root`, this interpreter's bin first on PATH (so `dvc` and
     the queue workers it spawns are this environment's, activated or not)."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    proc = subprocess.run(list(cmd), cwd=root, capture_output=True, text=True,
-                          env={**os.environ, "PATH": path})
+    proc = subprocess.run(list(cmd), cwd=root, capture_output=True, text=True, env=tool_env())
     if proc.returncode:
         raise CodesiftError(f"{' '.join(cmd[:4])} ... failed in {root}: "
                             f"{(proc.stderr or proc.stdout).strip()[-800:]}")

@@ -5,9 +5,10 @@
 
 Each experiment is `dvc exp run --queue -n <name> -S ...` from the committed params.yaml plus
 its own overrides (the grid's profile and common ones included); the file format is in
-codesift/grid/__init__.py's docstring, examples in configs/grids/. --run then starts the
-queue (`dvc queue start -j N`), waits for the grid's experiments and writes
-reports/compare.md and compare.html over them.
+codesift/grid/__init__.py's docstring, examples in configs/grids/. --run first runs the
+first experiment in the workspace (`dvc exp run`: the stages every experiment shares run once,
+even from an empty cache), then queues the others, starts the queue (`dvc queue start -j N`),
+waits for them and writes reports/compare.md and compare.html over all of them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run", action="store_true",
                    help="start the queue, wait for it and write the compare report")
     p.add_argument("--jobs", type=int, default=1,
-                   help="queue workers with --run (default: %(default)s: stages the grid leaves "
-                        "unchanged run in the first experiment and come from the run cache "
-                        "after; with more workers, several may run them at once)")
+                   help="queue workers with --run (default: %(default)s); the first "
+                        "experiment runs alone before them, in the workspace")
     p.add_argument("--dry-run", action="store_true",
                    help="check the grid and print the dvc commands; queue nothing")
     p.add_argument("--bootstrap", type=int, default=10_000,
@@ -56,7 +56,7 @@ def report(args: argparse.Namespace, names: list[str], baseline: str | None) -> 
 def main(argv: list[str] | None = None) -> None:
     from codesift.cli import user_errors
     from codesift.grid import check_params, load_grid
-    from codesift.grid.queue import committed_params, queue, run_queue
+    from codesift.grid.queue import committed_params, queue, run_first, run_queue
 
     args = parse_args(argv)
     with user_errors():
@@ -68,16 +68,21 @@ def main(argv: list[str] | None = None) -> None:
                 print(" ".join(["dvc exp run --queue -n", e.name,
                                 *(f"-S {s}" for s in e.set_params())]))
             return
-        set_aside = queue(args.repo, grid)
+        names = [e.name for e in grid.experiments]
+        first = {}
+        if args.run:  # the shared upstream stages run once, here (see run_first)
+            print(f"running {names[0]} in the workspace first", file=sys.stderr)
+            first = {names[0]: run_first(args.repo, grid)}
+        set_aside = queue(args.repo, grid, skip=len(first))
         if set_aside:
             print(f"set aside while queueing, then restored: {', '.join(set_aside)} (a "
                   "previous `dvc exp run -S` leaves its values there)", file=sys.stderr)
-        names = [e.name for e in grid.experiments]
-        print(f"queued {len(names)}: {', '.join(names)}", file=sys.stderr)
+        print(f"queued {len(names) - len(first)}: {', '.join(names[len(first):])}",
+              file=sys.stderr)
         if not args.run:
             return
         try:
-            states = run_queue(args.repo, names, args.jobs)
+            states = {**first, **run_queue(args.repo, names[len(first):], args.jobs)}
         except KeyboardInterrupt:
             print("stopped waiting; the queue runs on (`dvc queue status`); report later with "
                   f"python -m codesift.compare --exp {' '.join(names)}", file=sys.stderr)

@@ -70,23 +70,54 @@ def committed_workspace(root: Path) -> Iterator[list[str]]:
                                 f"({STASH_MESSAGE!r}): restore with `git stash pop`")
 
 
-def queue(root: Path, grid: Grid) -> list[str]:
-    """Queue every experiment of the grid (checked first: params, names); returns the files
-    that were set aside while queueing."""
+def _refuse_taken(root: Path, names: list[str]) -> None:
     from codesift.compare.experiments import experiment_states
+
+    taken = sorted(set(experiment_states(root)) & set(names))
+    if taken:
+        raise CodesiftError(f"experiments {', '.join(taken)} exist already (or are queued) "
+                            f"at HEAD: `dvc exp remove {' '.join(taken)}` or `dvc queue "
+                            f"remove {' '.join(taken)}` first")
+
+
+def queue(root: Path, grid: Grid, skip: int = 0) -> list[str]:
+    """Queue the grid's experiments after the first `skip` (all checked first: params,
+    names); returns the files that were set aside while queueing."""
     from codesift.grid import check_params
 
     check_params(grid, committed_params(root), "params.yaml (HEAD)")
     with committed_workspace(root) as set_aside:
-        taken = sorted(set(experiment_states(root)) & {e.name for e in grid.experiments})
-        if taken:
-            raise CodesiftError(f"experiments {', '.join(taken)} exist already (or are queued) "
-                                f"at HEAD: `dvc exp remove {' '.join(taken)}` or `dvc queue "
-                                f"remove {' '.join(taken)}` first")
-        for e in grid.experiments:
+        _refuse_taken(root, [e.name for e in grid.experiments])
+        for e in grid.experiments[skip:]:
             args = [a for s in e.set_params() for a in ("-S", s)]
             _run(root, "dvc", "exp", "run", "--queue", "-n", e.name, *args)
     return set_aside
+
+
+def run_first(root: Path, grid: Grid) -> str:
+    """Run the grid's first experiment in the workspace (`dvc exp run`, not queued); returns
+    success | failed.
+
+    Why: a queued experiment starts from the workspace's dvc.lock, and in a clone whose cache
+    is empty (or holds other timings' metrics) that lock names outputs the cache never had, so
+    every queued experiment would run prepare, base, ifd and embed again. Run here once, they
+    land in this cache and in dvc.lock (params.yaml goes back to HEAD, dvc.lock stays), and
+    the queued experiments check them out, or restore them from the run cache where their
+    params differ from HEAD's, instead."""
+    import subprocess
+
+    from codesift.compare.experiments import tool_env
+    from codesift.grid import check_params
+
+    check_params(grid, committed_params(root), "params.yaml (HEAD)")
+    first = grid.experiments[0]
+    with committed_workspace(root):
+        _refuse_taken(root, [e.name for e in grid.experiments])
+        args = [a for s in first.set_params() for a in ("-S", s)]
+        rc = subprocess.run(["dvc", "exp", "run", "-n", first.name, *args], cwd=root,
+                            env=tool_env()).returncode
+        _run(root, "git", "checkout", "HEAD", "--", "params.yaml")
+    return "success" if rc == 0 else "failed"
 
 
 def run_queue(root: Path, names: list[str], jobs: int, poll_s: float = 30.0
@@ -95,6 +126,8 @@ def run_queue(root: Path, names: list[str], jobs: int, poll_s: float = 30.0
     returns name -> success | failed."""
     from codesift.compare.experiments import experiment_states
 
+    if not names:
+        return {}
     _run(root, "dvc", "queue", "start", "-j", str(jobs))
     while True:
         states = experiment_states(root)
