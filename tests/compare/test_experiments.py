@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_repo import commit_all, copy_run, sh
+from tests.dvc_repo import commit_all, copy_project, copy_run, ran, sh
 from tests.test_plots_offline import parse
 
 pytestmark = pytest.mark.slow
@@ -82,15 +82,26 @@ matrix:
 """
 
 
-def test_a_grid_of_seeds_is_reported_as_one_arm(ci_run, tmp_path_factory):
+UPSTREAM = {"check", "prepare", "base", "scorer", "ifd@0", "ifd_merge", "embed", "deita_score"}
+
+
+def test_a_grid_of_seeds_from_an_empty_cache(tmp_path_factory):
+    """A fresh clone (no dvc.lock, empty cache): the first experiment runs in the workspace,
+    the shared stages with it; the queued one runs only what its seed changes. Reported as
+    one arm."""
     from codesift.compare.experiments import read_experiments
 
-    repo = copy_run(ci_run, tmp_path_factory.mktemp("seeds") / "repo")
+    repo = copy_project(tmp_path_factory.mktemp("seeds") / "repo")
     (repo / "grid.yaml").write_text(SEED_GRID)
     commit_all(repo, "grid of seeds")
     log = sh("python", "-m", "codesift.grid", "grid.yaml", "--run", "--bootstrap", "500",
              cwd=repo)
-    assert "queued 2: random-0.3-s0, random-0.3-s1" in log
+    assert "running random-0.3-s0 in the workspace first" in log
+    assert "queued 1: random-0.3-s1" in log
+    assert UPSTREAM <= ran(log)  # the first experiment, in the workspace
+    second = sh("dvc", "queue", "logs", "random-0.3-s1", cwd=repo)
+    assert {"select", "train", "generate", "evaluate"} <= ran(second), second
+    assert not ran(second) & (UPSTREAM - {"check"}), second  # check: params.yaml changed
     md = (repo / "reports/compare.md").read_text()
     got = rows(md)
     assert list(got) == ["random-0.3"] and got["random-0.3"][1] == "baseline"
