@@ -87,7 +87,7 @@ def queue(root: Path, grid: Grid, skip: int = 0) -> list[str]:
 
     check_params(grid, committed_params(root), "params.yaml (HEAD)")
     with committed_workspace(root) as set_aside:
-        _refuse_taken(root, [e.name for e in grid.experiments])
+        _refuse_taken(root, [e.name for e in grid.experiments[skip:]])
         for e in grid.experiments[skip:]:
             args = [a for s in e.set_params() for a in ("-S", s)]
             _run(root, "dvc", "exp", "run", "--queue", "-n", e.name, *args)
