@@ -20,7 +20,8 @@ system:  ## system packages the tests use (sshd: SSH remote test; chromium: repo
 run: venv  ## reproduce the whole pipeline (embedded default: offline, CPU)
 	dvc repro
 
-test: venv system  ## the whole test suite (what CI runs): two workers, a test file each at a time
+test: venv system  ## the layering contracts, then the whole test suite (what CI runs): two workers
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: venv  ## everything but the end-to-end DVC runs and other tests marked slow
@@ -28,9 +29,10 @@ test-fast: venv  ## everything but the end-to-end DVC runs and other tests marke
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
 profile: venv  ## apply a profile to params.yaml, comments kept: make profile P=configs/ci.yaml
-	$(PY) -m codesift.config --apply --profile $(P)
+	$(PY) -m codesift.check --apply --profile $(P)
 
 clean:
 	rm -rf $(VENV)

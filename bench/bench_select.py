@@ -55,12 +55,12 @@ def run_method(method: str, data: str, n_select: int, fields: dict) -> dict:
     """In a fresh child: load the pool, time one selection, report peak RSS."""
     import torch
 
-    from codesift.config import build
+    from codesift.check import full_build
     from codesift.selection import REGISTRY, Pool, select
 
     torch.set_num_threads(int(THREADS))
     REGISTRY.names()  # library imports are not part of the timing
-    cfg = build({"select": {**fields, "method": method}}, "--set").select
+    cfg = full_build({"select": {**fields, "method": method}}, "--set").select
     arrays = np.load(data)
     n = len(arrays["ifd"])
     pool = Pool(embeddings=arrays["x"], ifd=arrays["ifd"], ppl=np.full(n, np.nan),
@@ -77,9 +77,8 @@ def run_overlap(n: int, dim: int, m: int, iters: int) -> dict:
     samples (those agree trivially)."""
     import torch
 
-    from codesift.config import ActiveftOptions
     from codesift.selection._activeft_reference import reference_params
-    from codesift.selection.activeft import assign, fast_params
+    from codesift.selection.activeft import ActiveftOptions, assign, fast_params
 
     torch.set_num_threads(int(THREADS))
     x, _ = synthetic(n, dim, seed=1)
@@ -109,13 +108,13 @@ def _child(fn, *args):
 def _check(methods: list[str], fields: dict) -> None:
     """Unknown methods and bad --set values stop the bench before its pool is made."""
     from codesift import CodesiftError
-    from codesift.config import build
+    from codesift.check import full_build
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise CodesiftError(f"--methods: {unknown} not among {METHODS}")
     for method in methods:
-        build({"select": {**fields, "method": method}}, "--set", full=True)
+        full_build({"select": {**fields, "method": method}}, "--set")
 
 
 def _fields(pairs: list[str]) -> dict:

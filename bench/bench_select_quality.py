@@ -116,7 +116,7 @@ def agreement_of(scorers: dict[str, list[dict]]) -> dict:
 def scorer_runs(args, p, records) -> dict[str, tuple[list[dict], object]]:
     """name -> (scores, Params with the scorer's profile merged): each scorer is judged with
     the filter thresholds that suit its IFD scale (SmolLM2's IFD is ~0.3, the bootstrap's ~1)."""
-    from codesift.config import check
+    from codesift.check import check
     from codesift.io import read_jsonl
 
     runs = {}

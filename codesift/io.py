@@ -16,11 +16,14 @@ import logging
 import os
 import shutil
 import tempfile
+import typing
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from codesift import CodesiftError
 
@@ -265,3 +268,38 @@ class ArrayChunks:
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML says keys are unique;
+    PyYAML silently keeps the last value, so a knob set twice would half-apply)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {lines[key]} and {line})",
+                    key_node.start_mark)
+            if isinstance(key, typing.Hashable):
+                lines[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CodesiftError(f"{path}: not found (run from the repository root)")
+    try:
+        data = yaml.load(path.read_bytes().decode("utf-8"), _UniqueKeyLoader) or {}
+    except UnicodeDecodeError as e:
+        raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start}); save it as UTF-8")
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise CodesiftError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}")
+    if not isinstance(data, dict):
+        raise CodesiftError(f"{path}: expected a mapping of sections")
+    return data

@@ -23,6 +23,7 @@ class Entry(Generic[T]):
     name: str
     obj: T
     needs: tuple[str, ...] = ()  # inputs the member reads (e.g. "embeddings", "ifd")
+    options: type | None = None  # its own knobs' dataclass (params: `<section>.<name>`)
 
 
 class Registry(Generic[T]):
@@ -31,11 +32,12 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._found = package is None
 
-    def register(self, name: str, needs: tuple[str, ...] = ()) -> Callable[[T], T]:
+    def register(self, name: str, needs: tuple[str, ...] = (), options: type | None = None
+                 ) -> Callable[[T], T]:
         def wrap(obj: T) -> T:
             if name in self._entries and self._entries[name].obj is not obj:
                 raise CodesiftError(f"{self.kind} {name!r} is registered twice")
-            self._entries[name] = Entry(name, obj, tuple(needs))
+            self._entries[name] = Entry(name, obj, tuple(needs), options)
             return obj
         return wrap
 

@@ -18,9 +18,10 @@ def main(args, p) -> None:
     from codesift.deita_scores import complexity_prompt, expected_ratings, quality_prompt
     from codesift.io import read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
+    from codesift.selection.deita import DeitaOptions
 
     start = time.perf_counter()
-    cfg = p.select.deita
+    cfg = p.select.options("deita", DeitaOptions)
     if bool(cfg.scorer_complexity) != bool(cfg.scorer_quality):
         raise CodesiftError("select.deita: set both scorer_complexity and scorer_quality, or "
                             "neither")

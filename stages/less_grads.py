@@ -44,8 +44,9 @@ def warmed_up(args, p, samples, store):
     from codesift.io import atomic_path
     from codesift.less import warmup
     from codesift.models import load_model
+    from codesift.selection.less import LessOptions
 
-    cfg = p.select.less
+    cfg = p.select.options("less", LessOptions)
     torch.manual_seed(cfg.seed)
     model = get_peft_model(load_model(args.model, p.ifd.dtype), LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
@@ -72,8 +73,9 @@ def compute(args, p):
     from codesift import CodesiftError
     from codesift.data.query import read_query
     from codesift.io import ArrayChunks, fingerprint, read_jsonl
+    from codesift.selection.less import LessOptions
 
-    cfg = p.select.less
+    cfg = p.select.options("less", LessOptions)
     records = read_jsonl(args.data)
     ids = [r["id"] for r in records]
     query = read_query(cfg.query, set(ids), "select.less.query")

@@ -25,8 +25,9 @@ def compute(args, p):
     from codesift import CodesiftError
     from codesift.data.query import read_query
     from codesift.io import ArrayChunks, fingerprint, read_jsonl
+    from codesift.selection.rds import RdsOptions
 
-    cfg = p.select.rds
+    cfg = p.select.options("rds", RdsOptions)
     records = read_jsonl(args.data)
     ids = [r["id"] for r in records]
     query = read_query(cfg.query, set(ids), "select.rds.query")

@@ -76,7 +76,8 @@ def copy_project(dst: Path, profile: Path | None = CI_PROFILE) -> Path:
     """A fresh git repo (branch main, one commit) holding the project's tracked and new files,
     without pipeline results (dvc.lock, metrics/, dvclive/), with `profile` merged into
     params.yaml."""
-    from codesift.config import apply_profile
+    from codesift.check import check
+    from codesift.profiles import apply_profile
 
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
@@ -86,6 +87,7 @@ def copy_project(dst: Path, profile: Path | None = CI_PROFILE) -> Path:
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dst / f)
     if profile is not None:
+        check(dst / "params.yaml", profile)
         apply_profile(dst / "params.yaml", profile)
     sh("git", "init", "-q", "-b", "main", cwd=dst)
     sh("git", "config", "user.name", "t", cwd=dst)

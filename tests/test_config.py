@@ -6,21 +6,16 @@ import pytest
 import yaml
 
 from codesift import CodesiftError
-from codesift.config import (
-    SECTIONS,
-    Params,
-    apply_profile,
-    build,
-    check,
-    defaults,
-    flatten,
-    load,
-    profile_overrides,
-    read_yaml,
-)
+from codesift.check import check, defaults, full_build, method_options
+from codesift.config import SECTIONS, Params, build, flatten, load
+from codesift.io import read_yaml
+from codesift.profiles import apply_profile, profile_overrides
+from codesift.selection import REGISTRY
 from tests.conftest import ROOT
 
 PROFILES = sorted((ROOT / "configs").glob("*.yaml"))
+SELECTORS = REGISTRY.names()
+OPTIONS = method_options()
 EVALPLUS = ROOT.parent / "shared/data/evalplus"
 
 
@@ -34,8 +29,8 @@ def test_params_yaml_lists_every_knob_with_its_default():
 
 def test_every_bad_key_is_reported_once():
     with pytest.raises(CodesiftError) as e:
-        build({"train": {"pad_mode": "packed", "lr": "fast", "epoch": 1, "lora": {"r": "x"}}},
-              "params.yaml", full=True)
+        full_build({"train": {"pad_mode": "packed", "lr": "fast", "epoch": 1,
+                              "lora": {"r": "x"}}}, "params.yaml")
     lines = str(e.value).splitlines()
     assert len(lines) == 4
     assert any("params.yaml: train.pad_mode: 'packed' is not one of" in m for m in lines)
@@ -47,7 +42,7 @@ def test_ranges_cross_field_rules_and_sections_are_checked():
     raw = {"selct": {"ratio": 0.3}, "select": {"ratio": 1.5, "cdas": {"n_init": 0}},
            "eval": {"k": [5], "memory_mb": 0}, "ifd": {"num_shards": 2}, "data": {"limit": -1}}
     with pytest.raises(CodesiftError) as e:
-        build(raw, "params.yaml")
+        full_build(raw, "params.yaml")
     text = str(e.value)
     for want in ("selct: unknown section", "select.ratio: 1.5 is not in (0, 1]",
                  "select.cdas.n_init: 0 is not in [1, inf)", "eval.memory_mb: 0 is not in",
@@ -59,10 +54,18 @@ def test_ranges_cross_field_rules_and_sections_are_checked():
 
 def test_a_stage_load_checks_no_registry_choices_but_the_full_check_does(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("select:\n  method: cdaz\n")
-    assert load(path).select.method == "cdaz"  # a stage imports no registry it does not use
-    with pytest.raises(CodesiftError, match="select.method: 'cdaz' is not one of"):
-        load(path, full=True)
+    path.write_text("select:\n  method: cdaz\n  cdas: {n_init: 0}\n  cdaz: {k: 1}\n")
+    p = load(path)  # a stage imports no registry it does not use
+    assert p.select.method == "cdaz" and p.select.methods["cdaz"] == {"k": 1}
+    with pytest.raises(CodesiftError) as e:
+        full_build(read_yaml(path), str(path))
+    assert str(e.value).splitlines() == [
+        f"{path}: select.method: 'cdaz' is not one of {SELECTORS}",
+        f"{path}: select.cdas.n_init: 0 is not in [1, inf)",
+        f"{path}: select.cdaz: unknown key or method options (methods with options: "
+        f"{', '.join(sorted(OPTIONS))})"]
+    with pytest.raises(CodesiftError, match="^select.cdas.n_init: 0 is not in"):
+        p.select.options("cdas", OPTIONS["cdas"])  # the method reads its own, checked
 
 
 def test_yaml_scientific_notation_is_a_float():
@@ -128,7 +131,7 @@ def test_overrides_are_what_dvc_exp_run_takes(tmp_path):
 def test_cli_check_reports_every_problem_and_exits_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval: {timeout_s: 0}\nifd: {num_shards: 0}\n")
-    out = subprocess.run([sys.executable, "-m", "codesift.config", "--check", "--params",
+    out = subprocess.run([sys.executable, "-m", "codesift.check", "--check", "--params",
                           str(ROOT / "params.yaml"), "--profile", str(bad)],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "Traceback" not in out.stderr

@@ -10,7 +10,8 @@ import shlex
 import pytest
 import yaml
 
-from codesift.config import defaults, flatten, run_only_keys
+from codesift.check import defaults, run_only_keys
+from codesift.config import flatten
 from tests.conftest import ROOT
 
 SPEC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

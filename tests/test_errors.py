@@ -17,7 +17,7 @@ import yaml
 
 from tests.conftest import ROOT
 
-CHECK = ["python", "-m", "codesift.config", "--check"]
+CHECK = ["python", "-m", "codesift.check", "--check"]
 PREPARE = ["python", "-m", "stages.prepare", "--source", "train.jsonl", "--out", "out/p.jsonl",
            "--valid", "out/v.jsonl", "--metrics", "out/m.json"]
 SELECT = ["python", "-m", "stages.select", "--data", "p.jsonl", "--scores", "s.jsonl",
@@ -248,7 +248,7 @@ def _run(argv: list[str], cwd: Path, monkeypatch=None, capsys=None) -> tuple[int
     """The config CLI in this process (it is quick to call, once transformers is imported);
     stages and the other CLIs as real processes."""
     if argv[:3] == CHECK[:3] and capsys is not None:
-        from codesift.config import main
+        from codesift.check import main
 
         monkeypatch.chdir(cwd)
         with pytest.raises(SystemExit) as e:

@@ -4,12 +4,12 @@ repositories' files (checked on the params they give, profile merged into params
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 import pytest
 import yaml
 
-from codesift.config import check, flatten
+from codesift.check import as_dict, check
+from codesift.config import flatten
 from tests.conftest import ROOT
 
 ROW = re.compile(r"^\| `(codeact|efficode)` \| `([\w.]+)` \| `(.*?)` \| (.+) \|$")
@@ -34,5 +34,5 @@ def test_the_readme_table_covers_both_profiles():
                          ids=[f"{r[0]}:{r[1]}" for r in ROWS])
 def test_profile_value_is_the_cited_one(profile, key, value, source):
     merged = check(ROOT / "params.yaml", ROOT / f"configs/{profile}.yaml", deep=False)
-    params = flatten(asdict(merged))
+    params = flatten(as_dict(merged))
     assert params[key] == value, f"configs/{profile}.yaml: {key}; the README cites {source}"

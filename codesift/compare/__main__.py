@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def eval_config(args: argparse.Namespace) -> EvalConfig:
     """The evaluator's settings: params.yaml's defaults and checks, these options on top."""
+    from codesift.check import choices
     from codesift.config import build
 
     datasets = {k: os.environ.get(env, "") for k, env in DATASET_ENV.items()}
@@ -85,7 +86,7 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
             datasets[k] = path if sep else spec
     raw = {"datasets": datasets, "sanitize": args.sanitize, "limit": args.limit,
            "workers": args.workers, "cache_dir": args.cache_dir}
-    return build({"eval": raw}, "command line", full=True).eval
+    return build({"eval": raw}, "command line", choices=choices).eval
 
 
 def experiments(args: argparse.Namespace) -> list:
@@ -119,8 +120,7 @@ def check_out(folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from codesift.cli import user_errors
-    from codesift.compare.page import problems
-    from codesift.compare.report import write_report
+    from codesift.compare.page import problems, write_report
     from codesift.compare.results import compare
 
     args = parse_args(argv)

@@ -15,9 +15,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from codesift.compare.results import Experiment
-from codesift.config import flatten
-from codesift.grid import SEED_KEYS
+from codesift.compare.experiment import Experiment
+from codesift.config import SEED_KEYS, flatten
 
 log = logging.getLogger(__name__)
 SEED_SUFFIX = re.compile(r"^(.+)-s-?\d+$")  # the grid's `<arm>-s<seed>`

@@ -4,8 +4,8 @@ run and the baseline (with both runs' code), what each subset is made of next to
 scored, and the sortable tables.
 
 Charts are vega-lite specs drawn by the vega bundle that configs/plots/template.html inlines
-(the `dvc plots` template; no CDN). The styling and the table sorting are a few lines of CSS
-and JS written here by hand, for the same reason: the page loads nothing from anywhere.
+(the `dvc plots` template; no CDN); the styling and the table sorting are compare/assets.py,
+the task flips compare/flips.py.
 Where a chart has nothing to draw (no shared benchmark, a baseline without verdicts), the
 page says why in words in its place; `problems` gives the same sentences to the CLI.
 """
@@ -13,15 +13,14 @@ page says why in words in its place; `problems` gives the same sentences to the 
 from __future__ import annotations
 
 import html
-import json
-import re
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.compare.report import LOSSES, notes, pass_table, plots, run_table
-from codesift.compare.results import Comparison, Experiment, Figure, outcomes
+from codesift.compare.assets import CSS, JS, SCHEMA, Charts
+from codesift.compare.flips import flip_section, with_verdicts
+from codesift.compare.report import LOSSES, markdown, notes, pass_table, plots, run_table
+from codesift.compare.results import Comparison, Experiment, Figure
 
-SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 SET_NAMES = {("humaneval_plus", "base"): "HumanEval", ("humaneval_plus", "plus"): "HumanEval+",
              ("mbpp_plus", "base"): "MBPP", ("mbpp_plus", "plus"): "MBPP+",
              ("humaneval", "base"): "HumanEval", ("mbpp", "base"): "MBPP"}
@@ -32,16 +31,10 @@ SPREAD = ["single run", "beyond its seed spread", "within its seed spread"]
 ROW_PX = 26  # forest plot height per row
 LABEL_PX = 150  # longer run names are cut (the tooltip has them): two forests a row at 1400 px
 SEL_ROW_PX = 44  # selection chart height per row: three lines of scores
-DETAIL_CHARS = 800  # verdict detail shown per sample
-LAST_PART = "split(datum.label, '/')[length(split(datum.label, '/')) - 1]"  # HumanEval/9: 9
 
 
 def set_name(bench: str, test_set: str) -> str:
     return SET_NAMES.get((bench, test_set), f"{bench} {test_set}")
-
-
-def slug(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
 
 def _p(p: float) -> str:
@@ -50,23 +43,18 @@ def _p(p: float) -> str:
 
 # --- words --------------------------------------------------------------------------------
 
-def _with_verdicts(c: Comparison, name: str) -> set[str]:
-    e = next(x for x in c.experiments if x.name == name)
-    return {b for b, rows in e.verdicts.items() if rows}
-
-
 def problems(c: Comparison) -> list[str]:
     """What the page cannot show, one sentence each (also printed by the CLI)."""
     out = []
     if not c.benchmarks:
         return ["no experiment has results on any benchmark: nothing to compare"]
-    base = _with_verdicts(c, c.baseline)
+    base = with_verdicts(c, c.baseline)
     for b in c.benchmarks:
         if b not in base:
             out.append(f"the baseline {c.baseline} has no verdicts on {b}: no paired test and "
                        "no task flips there")
     for e in c.experiments:
-        mine = _with_verdicts(c, e.name)
+        mine = with_verdicts(c, e.name)
         if e.name != c.baseline and mine and base and not mine & base:
             out.append(f"{e.name} shares no benchmark with the baseline {c.baseline} "
                        f"({', '.join(sorted(mine))} vs {', '.join(sorted(base))}): "
@@ -218,90 +206,6 @@ def loss_forest(c: Comparison, key: str) -> dict | None:
     return _forest(f"{key} (lower is better; no interval: one value per run)", rows, key, band)
 
 
-# --- task flips -----------------------------------------------------------------------------
-
-def flips(c: Comparison, e: Experiment, bench: str) -> list[dict]:
-    """Tasks `e` and the baseline disagree on, per test set: one passed where the other failed
-    (with several samples per task: a different pass rate)."""
-    base = next(x for x in c.experiments if x.name == c.baseline)
-    out = []
-    for s in c.sets[bench]:
-        mine, theirs = outcomes(e.verdicts[bench], s), outcomes(base.verdicts[bench], s)
-        common = sorted(set(mine.task_ids) & set(theirs.task_ids), key=_task_key)
-        a, b = theirs.on(common).rates, mine.on(common).rates
-        for t, x, y in zip(common, a, b, strict=True):
-            if x != y:
-                out.append({"task": t, "set": s, "winner": e.name if y > x else c.baseline,
-                            "href": "#" + slug("flip", e.name, bench, t)})
-    return out
-
-
-def _task_key(task_id: str) -> tuple:
-    """HumanEval/9 before HumanEval/10."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", task_id))
-
-
-def flip_chart(c: Comparison, e: Experiment, bench: str, rows: list[dict]) -> dict:
-    """One cell per flipped task and test set, coloured by the run that passed it; a click
-    opens the task's code below."""
-    counts = ", ".join(f"{s} tests {sum(r['set'] == s and r['winner'] == w for r in rows)}"
-                       f" / {sum(r['set'] == s and r['winner'] != w for r in rows)}"
-                       for s in c.sets[bench] for w in [e.name])
-    order = sorted({r["task"] for r in rows}, key=_task_key)
-    title = {"text": f"{e.name} vs {c.baseline} on {bench}: {len(order)} tasks flipped",
-             "subtitle": f"passed only by {e.name} / only by {c.baseline}: {counts}",
-             "anchor": "start"}
-    return {"$schema": SCHEMA, "title": title, "data": {"values": rows},
-            "width": {"step": 14}, "height": 60, "mark": {"type": "rect", "cursor": "pointer"},
-            "encoding": {
-                "x": {"field": "task", "type": "nominal", "sort": order, "title": None,
-                      "axis": {"labelAngle": -90, "labelExpr": LAST_PART}},
-                "y": {"field": "set", "type": "nominal", "title": None,
-                      "sort": list(c.sets[bench])},
-                "color": {"field": "winner", "type": "nominal", "title": "passed only by",
-                          "legend": {"labelLimit": 400},
-                          "scale": {"domain": [e.name, c.baseline],
-                                    "range": ["#15803d", "#b91c1c"]}},
-                "href": {"field": "href"},
-                "tooltip": [{"field": "task"}, {"field": "set"}, {"field": "winner"}]},
-            "config": {"legend": {"orient": "bottom"}}}
-
-
-def _sample_html(name: str, rows: list[dict]) -> str:
-    """The first sample of a task: its verdicts, detail and code."""
-    r = rows[0]
-    more = f" (sample 1 of {len(rows)}, {sum(bool(x['passed']) for x in rows)} passed)" \
-        if len(rows) > 1 else ""
-    status = f"base: {r.get('base_status')}, plus: {r.get('plus_status') or '-'}{more}"
-    detail = str(r.get("detail") or "")[:DETAIL_CHARS]
-    code = r.get("solution")
-    return (f"<div class=sample><h4>{html.escape(name)}</h4><p class=status>"
-            f"{html.escape(status)}</p>"
-            + (f"<pre class=detail>{html.escape(detail)}</pre>" if detail else "")
-            + (f"<pre><code>{html.escape(code)}</code></pre>" if isinstance(code, str)
-               else "<p class=note>(no code: the run's samples were not found)</p>") + "</div>")
-
-
-def flip_details(c: Comparison, e: Experiment, bench: str, rows: list[dict]) -> str:
-    """Per flipped task: who passed which test set, both runs' code and verdict detail."""
-    base = next(x for x in c.experiments if x.name == c.baseline)
-    parts = []
-    for task in sorted({r["task"] for r in rows}, key=_task_key):
-        won = {r["winner"]: [x["set"] for x in rows if x["task"] == task
-                             and x["winner"] == r["winner"]] for r in rows if r["task"] == task}
-        said = "; ".join(
-            f"<span class={'by-base' if w == c.baseline else 'by-run'}>passed by "
-            f"{'the baseline' if w == c.baseline else 'this run'} only</span> "
-            f"({' and '.join(s)} tests)" for w, s in won.items())
-        mine = [r for r in e.verdicts[bench] if r["task_id"] == task]
-        theirs = [r for r in base.verdicts[bench] if r["task_id"] == task]
-        parts.append(f"<details id={slug('flip', e.name, bench, task)}><summary>"
-                     f"<b>{html.escape(task)}</b>: {said}</summary>"
-                     f"<div class=pair>{_sample_html(e.name, mine)}"
-                     f"{_sample_html(c.baseline, theirs)}</div></details>")
-    return "<div class=flips>" + "".join(parts) + "</div>"
-
-
 # --- what was selected ------------------------------------------------------------------------
 
 def _shares(e: Experiment) -> tuple[dict | None, dict | None]:
@@ -382,115 +286,6 @@ def selection_chart(c: Comparison) -> dict | str:
 
 # --- the page -----------------------------------------------------------------------------
 
-# Hand-written: the page may load nothing (no CDN, no stylesheet or script library).
-CSS = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: #1f2937; background: #f8fafc; margin: 0; }
-main { max-width: 1360px; margin: 0 auto; padding: 16px 20px 40px; }
-h1 { font-size: 1.5em; margin: 0.3em 0; } h2 { font-size: 1.2em; margin: 1.6em 0 0.5em; }
-h3 { font-size: 1em; margin: 1em 0 0.3em; } h4 { margin: 0 0 0.3em; font-size: 0.95em; }
-.summary { background: #fff; border-left: 4px solid #2563eb; padding: 8px 14px;
-           border-radius: 4px; box-shadow: 0 1px 2px #0001; }
-.summary li { margin: 2px 0; } .summary ul { padding-left: 1.2em; margin: 0.3em 0; }
-.warn { background: #fef3c7; border-left: 4px solid #d97706; padding: 8px 14px;
-        border-radius: 4px; margin: 8px 0; }
-.grid { display: flex; flex-wrap: wrap; gap: 14px; }
-.card { background: #fff; border-radius: 6px; box-shadow: 0 1px 3px #0002; padding: 10px;
-        max-width: 100%; overflow-x: auto; box-sizing: border-box; }
-.chart.failed, .card p.empty { color: #92400e; }
-.note, .notes { color: #4b5563; font-size: 0.9em; }
-.tablewrap { overflow-x: auto; background: #fff; border-radius: 6px; width: fit-content;
-             max-width: 100%; box-shadow: 0 1px 3px #0002; }
-table { border-collapse: collapse; font-size: 0.9em; white-space: nowrap; }
-th, td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; text-align: left; }
-th { background: #f1f5f9; cursor: pointer; user-select: none; position: sticky; top: 0; }
-th[aria-sort=ascending]::after { content: " \\25B2"; }
-th[aria-sort=descending]::after { content: " \\25BC"; }
-tbody tr:hover { background: #f8fafc; }
-details { background: #fff; border-radius: 4px; margin: 4px 0; padding: 4px 10px;
-          box-shadow: 0 1px 2px #0001; }
-details:target, details[open] { outline: 2px solid #93c5fd; }
-summary { cursor: pointer; }
-.flips { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr));
-         gap: 0 10px; }
-.flips details[open] { grid-column: 1 / -1; }
-.by-run { color: #15803d; } .by-base { color: #b91c1c; }
-.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr));
-        gap: 10px; margin: 6px 0; }
-.sample pre { background: #0f172a; color: #e2e8f0; padding: 8px; border-radius: 4px;
-              overflow-x: auto; font-size: 12px; margin: 4px 0; }
-.sample pre.detail { background: #fee2e2; color: #7f1d1d; white-space: pre-wrap; }
-.status { margin: 0; font-size: 0.85em; color: #4b5563; }
-@media (max-width: 900px) { main { padding: 10px; } body { font-size: 14px; } }
-"""
-
-# Draws every chart (SVG, so its marks are in the DOM), and says in its place when one fails.
-# Compiled here rather than by vega-embed, whose version check warns on "v5" schemas even with
-# matching versions (a false alarm on every chart would hide a real warning in the console).
-# sorts a table by the clicked column (numbers as numbers, blanks last); opens the flipped
-# task a chart cell links to.
-JS = """
-document.querySelectorAll('.chart[data-spec]').forEach(function (el) {
-  var spec = JSON.parse(document.getElementById(el.dataset.spec).textContent), vg;
-  try { vg = vegaLite.compile(spec).spec; delete vg.$schema; }
-  catch (err) { vg = Promise.reject(err); }
-  Promise.resolve(vg).then(function (vg) {
-    return vegaEmbed(el, vg, {mode: 'vega', renderer: 'svg', actions: false,
-                              loader: {target: '_self'}});
-  })
-    .then(function () { el.dataset.drawn = 'yes'; })
-    .catch(function (err) {
-      el.classList.add('failed');
-      el.textContent = 'This chart could not be drawn: ' + err;
-      console.error(err);
-    });
-});
-function cellKey(td) {
-  var t = td.textContent.trim(), n = parseFloat(t.replace(/^[^0-9+\\-.]*/, ''));
-  return t === '' ? null : isNaN(n) ? t : n;
-}
-document.querySelectorAll('table.sortable').forEach(function (table) {
-  table.querySelectorAll('th').forEach(function (th) {
-    th.addEventListener('click', function () {
-      var col = th.cellIndex, down = th.getAttribute('aria-sort') === 'ascending';
-      table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
-      th.setAttribute('aria-sort', down ? 'descending' : 'ascending');
-      var body = table.tBodies[0], rows = Array.from(body.rows);
-      rows.sort(function (a, b) {
-        var x = cellKey(a.cells[col]), y = cellKey(b.cells[col]);
-        if (x === null || y === null) return (x === null) - (y === null);
-        var c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0)
-                                      : typeof x === 'number' ? -1 : 1;
-        return down ? -c : c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-});
-function openTarget() {
-  var el = location.hash && document.getElementById(location.hash.slice(1));
-  if (el && el.tagName === 'DETAILS') { el.open = true; el.scrollIntoView(); }
-}
-window.addEventListener('hashchange', openTarget);
-openTarget();
-"""
-
-
-class Charts:
-    """Chart elements of one page: each spec in a JSON script tag, drawn by `JS`."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self, spec: dict | str | None, empty: str = "") -> str:
-        if not isinstance(spec, dict):
-            return f"<p class=empty>{html.escape(spec or empty)}</p>"
-        self.n += 1
-        data = json.dumps(spec).replace("</", "<\\/")
-        return (f'<script type="application/json" id=spec{self.n}>{data}</script>'
-                f"<div class=chart id=chart{self.n} data-spec=spec{self.n}></div>")
-
-
 def _table(md_table: str) -> str:
     """A markdown table of report.py as a sortable HTML table."""
     lines = md_table.splitlines()
@@ -504,31 +299,6 @@ def _table(md_table: str) -> str:
 
 def _cards(items: list[str]) -> str:
     return "<div class=grid>" + "".join(f"<div class=card>{i}</div>" for i in items) + "</div>"
-
-
-def _flip_section(c: Comparison, chart: Charts) -> str:
-    base = _with_verdicts(c, c.baseline)
-    parts = []
-    for e in c.experiments:
-        if e.name == c.baseline:
-            continue
-        for b in c.benchmarks:
-            if b not in base or not e.verdicts.get(b):
-                who = c.baseline if b not in base else e.name
-                if e.verdicts.get(b) or b in base:
-                    parts.append(f"<p class=empty>{html.escape(e.name)} on {b}: {who} has no "
-                                 "verdicts there, so no task can be compared.</p>")
-                continue
-            rows = flips(c, e, b)
-            if not rows:
-                tested = any(c.figures[(e.name, b, s)].test for s in c.sets[b])
-                parts.append(f"<p>{html.escape(e.name)} on {b}: " + (
-                    "no task flipped.</p>" if tested else
-                    f"no task in common with {html.escape(c.baseline)}.</p>"))
-                continue
-            parts.append(f"<div class=card>{chart(flip_chart(c, e, b, rows))}"
-                         f"{flip_details(c, e, b, rows)}</div>")
-    return "".join(parts) or "<p class=empty>No experiment besides the baseline.</p>"
 
 
 def body(c: Comparison) -> str:
@@ -548,7 +318,7 @@ def body(c: Comparison) -> str:
                "heldout_nll (sample files carry none).</p>")
     out += ["<h2>Tasks that flipped against the baseline</h2>",
             "<p class=note>A cell per task one run passed and the other failed; click it for "
-            "both runs' code and verdicts.</p>", _flip_section(c, chart)]
+            "both runs' code and verdicts.</p>", flip_section(c, chart)]
     out += ["<h2>What was selected, and what it scored</h2>",
             _cards([chart(selection_chart(c))])]
     out += ["<h2>Tables</h2><p class=note>Click a column to sort.</p>",
@@ -577,3 +347,13 @@ def page(c: Comparison, template: Path) -> str:
     doc = HTML(text[:end].replace("<title>DVC Plot</title>", "") + head + text[end:])
     doc.with_element(body(c))
     return doc.embed()
+
+
+def write_report(c: Comparison, out: Path, template: Path) -> tuple[Path, Path]:
+    """<out>/compare.md and <out>/compare.html, written atomically."""
+    from codesift.io import write_text
+
+    md, page_path = out / "compare.md", out / "compare.html"
+    write_text(md, markdown(c))
+    write_text(page_path, page(c, template))
+    return md, page_path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from codesift.compare.results import Comparison, Experiment, Figure
@@ -209,14 +208,3 @@ def plots(c: Comparison) -> list[dict]:
     specs = [pass_plot(c, b, s) for b in c.benchmarks for s in c.sets[b]]
     specs += [loss_plot(c, k) for k in LOSSES]
     return [s for s in specs if s]
-
-
-def write_report(c: Comparison, out: Path, template: Path) -> tuple[Path, Path]:
-    """<out>/compare.md and <out>/compare.html (codesift.compare.page), written atomically."""
-    from codesift.compare.page import page
-    from codesift.io import write_text
-
-    md, page_path = out / "compare.md", out / "compare.html"
-    write_text(md, markdown(c))
-    write_text(page_path, page(c, template))
-    return md, page_path

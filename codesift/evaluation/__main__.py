@@ -89,7 +89,9 @@ def config(args: argparse.Namespace) -> EvalConfig:
         "datasets": {key: path or os.environ.get(env, "") for key, env in DATASET_ENV.items()},
         # generation's knobs, set so its cross-checks hold: k is checked against the samples
         "n_samples": max(ks, default=1), "temperature": 1.0}
-    return build({"eval": raw}, "", origin=_flag, full=True).eval
+    from codesift.evaluation.benchmarks import benchmark_names
+
+    return build({"eval": raw}, "", origin=_flag, choices=lambda _kind: benchmark_names()).eval
 
 
 def check_samples(samples: list[dict], task_ids: list[str], ks: list[int]) -> None:

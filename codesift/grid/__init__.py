@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from codesift import CodesiftError
-from codesift.config import build, flatten, override, read_yaml
+from codesift.check import full_build
+from codesift.config import SEED_KEYS, flatten
+from codesift.io import read_yaml
+from codesift.profiles import override
 
 KEYS = {"description", "profile", "baseline", "common", "matrix", "name", "experiments", "seeds"}
-SEED_KEYS = ("select.seed", "train.seed")  # what `seeds:` sets in every experiment
 # git ref component rules DVC enforces on -n, kept simple: no "..", no leading "." or "-"
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 FIELD = re.compile(r"\{([^{}]+)\}")
@@ -209,8 +211,7 @@ def check_params(grid: Grid, committed: dict[str, Any], where: str = "params.yam
     for e in grid.experiments:
         merged = _nest({**flatten(committed), **e.overrides})
         try:
-            build(merged, where, origin=lambda key, e=e: _origin(grid, e, key, where), full=True,
-                  root=root)
+            full_build(merged, where, lambda key, e=e: _origin(grid, e, key, where), root)
         except CodesiftError as err:
             errors.append(str(err))
     if errors:

@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def report(args: argparse.Namespace, names: list[str], baseline: str | None) -> None:
     from codesift.compare.__main__ import template_path
     from codesift.compare.experiments import read_experiments
-    from codesift.compare.report import write_report
+    from codesift.compare.page import write_report
     from codesift.compare.results import compare
 
     c = compare(read_experiments(args.repo, names), baseline, args.bootstrap)

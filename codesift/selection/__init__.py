@@ -2,8 +2,10 @@
 
 A selector is a function `(pool, n, cfg) -> indices` registered with
 `@register("name", needs=(...))` in its own module here, which package discovery imports:
-`cfg` is the `select` params section (a SelectConfig; a method's own knobs are its nested
-section, e.g. `cfg.deita`). It is deterministic given `cfg.seed`, so the same params give a
+`cfg` is the `select` params section (a SelectConfig). A method with knobs declares them as a
+dataclass in its module, registers it (`options=`) and reads them with
+`cfg.options("name", Options)` from `select.<name>` in params.yaml: adding it edits no other
+file. It is deterministic given `cfg.seed`, so the same params give a
 byte-identical subset.
 """
 

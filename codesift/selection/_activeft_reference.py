@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesift.config import ActiveftOptions
-from codesift.selection.activeft import _init, assign
+from codesift.selection.activeft import ActiveftOptions, _init, assign
 
 
 def _published_loss(features, param, temperature: float, balance: float):

@@ -43,10 +43,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
 
-from codesift.config import ActiveftOptions
+from codesift.config import AT_LEAST_1, NON_NEGATIVE, POSITIVE
 from codesift.selection import Pool, register
 
 CHUNK = 2048  # rows per block: CHUNK x m floats at most (80 MB at m = 10,000)
@@ -228,7 +229,23 @@ def activeft_fast(x: np.ndarray, m: int, seed: int, s: ActiveftOptions | None = 
     return assign(*fast_params(x, m, seed, s))
 
 
-@register("activeft", needs=("embeddings",))
+@dataclass
+class ActiveftOptions:
+    """The paper's loss and optimiser (t = 0.07, lambda = 1, Adam 1e-3, 300 iterations), and
+    the fast loop's knobs (bench/bench_select.py measured these)."""
+
+    iters: Annotated[int, NON_NEGATIVE] = 300
+    lr: Annotated[float, POSITIVE] = 1e-3
+    temperature: Annotated[float, POSITIVE] = 0.07
+    balance: Annotated[float, NON_NEGATIVE] = 1.0  # lambda on the diversity term
+    refresh: Annotated[int, AT_LEAST_1] = 20  # exact nearest-parameter refresh every R iters
+    candidates: Annotated[int, AT_LEAST_1] = 8  # nearest parameters tracked per sample
+    neighbours: Annotated[int, AT_LEAST_1] = 32  # nearest parameters tracked per parameter
+    screen: Literal["bfloat16", "float32"] = "bfloat16"  # precision of the refresh's screens
+
+
+@register("activeft", needs=("embeddings",), options=ActiveftOptions)
 def activeft(pool: Pool, n: int, cfg) -> np.ndarray:
     """ActiveFT on the embeddings, seeded by select.seed."""
-    return activeft_fast(pool.embeddings, min(n, len(pool)), cfg.seed, cfg.activeft)
+    return activeft_fast(pool.embeddings, min(n, len(pool)), cfg.seed,
+                         cfg.options("activeft", ActiveftOptions))

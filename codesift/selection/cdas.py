@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
 import numpy as np
 
+from codesift.config import AT_LEAST_1
 from codesift.selection import Pool, register, top_k, valid_ifd
 
 
@@ -14,20 +18,28 @@ def kmeans_labels(x: np.ndarray, n_clusters: int, seed: int, n_init: int) -> np.
     return km.fit_predict(x)
 
 
-@register("cdas", needs=("embeddings", "ifd"))
+@dataclass
+class CdasOptions:
+    n_init: Annotated[int, AT_LEAST_1] = 10  # KMeans restarts
+    ratio_of: Literal["all", "kept"] = "kept"  # share of each cluster, before or after the filter
+    rounding: Literal["round", "floor"] = "round"  # each cluster's count (CodeACT: floor)
+
+
+@register("cdas", needs=("embeddings", "ifd"), options=CdasOptions)
 def cdas(pool: Pool, n: int, cfg) -> np.ndarray:
     """KMeans on embeddings, drop IFD >= ifd_max and failures, keep the top share by IFD
     in each cluster. `ratio_of: kept` takes the share of the kept samples (the published
     code); `all` takes it of the whole cluster."""
-    labels = kmeans_labels(pool.embeddings, cfg.n_clusters, cfg.seed, cfg.cdas.n_init)
+    o = cfg.options("cdas", CdasOptions)
+    labels = kmeans_labels(pool.embeddings, cfg.n_clusters, cfg.seed, o.n_init)
     valid = valid_ifd(pool, cfg.ifd_max)
     share = n / len(pool)  # select.ratio, up to rounding ratio * N to a count
     out = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         kept = members[valid[members]]
-        base = len(kept) if cfg.cdas.ratio_of == "kept" else len(members)
+        base = len(kept) if o.ratio_of == "kept" else len(members)
         count = share * base
-        out.append(top_k(kept, pool.ifd, int(count) if cfg.cdas.rounding == "floor"
+        out.append(top_k(kept, pool.ifd, int(count) if o.rounding == "floor"
                          else int(round(count))))
     return np.concatenate(out)

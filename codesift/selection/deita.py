@@ -11,9 +11,13 @@ rank order, so exactly `n` are returned. Ties in the score keep input order (a s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 
 from codesift import CodesiftError
+from codesift.config import AT_LEAST_1, Range
 from codesift.selection import Pool, register
 
 CHUNK = 8192  # kept samples compared at once: 10,000 x 8,192 floats (330 MB)
@@ -41,7 +45,19 @@ def batch_filter(x: np.ndarray, order: np.ndarray, threshold: float, batch: int)
     return keep
 
 
-@register("deita", needs=("embeddings", "deita"))
+@dataclass
+class DeitaOptions:
+    """DEITA as published: scorer LMs' complexity x quality, then efficode's batch filter."""
+
+    scorer_complexity: str = ""  # hub id or local dir (hkust-nlp/deita-complexity-scorer)
+    scorer_quality: str = ""  # hub id or local dir (hkust-nlp/deita-quality-scorer)
+    scorer_max_len: Annotated[int, Range(16)] = 2048  # scorer prompt tokens (the tail is kept)
+    scorer_batch_tokens: Annotated[int, AT_LEAST_1] = 8192  # rows x widest row per forward
+    threshold: Annotated[float, Range(-1, 1)] = 0.9  # max cosine similarity to a kept sample
+    batch: Annotated[int, AT_LEAST_1] = 10000  # the filter's batch (efficode: 10,000)
+
+
+@register("deita", needs=("embeddings", "deita"), options=DeitaOptions)
 def deita(pool: Pool, n: int, cfg) -> np.ndarray:
     if pool.deita is None or not np.isfinite(pool.deita).all():
         raise CodesiftError("select.method deita needs DEITA scores: set "
@@ -49,5 +65,6 @@ def deita(pool: Pool, n: int, cfg) -> np.ndarray:
                             "(hub ids or local dirs) so the deita_score stage computes them")
     idx = np.arange(len(pool))
     order = idx[np.lexsort((idx, -pool.deita))]  # score descending, ties by index
-    keep = batch_filter(pool.embeddings, order, cfg.deita.threshold, cfg.deita.batch)
+    o = cfg.options("deita", DeitaOptions)
+    keep = batch_filter(pool.embeddings, order, o.threshold, o.batch)
     return np.concatenate([order[keep], order[~keep]])[:n]

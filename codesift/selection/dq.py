@@ -33,8 +33,12 @@ script returns k * (n // k)).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 
+from codesift.config import AT_LEAST_1, NON_NEGATIVE
 from codesift.selection import Pool, register
 
 BLOCK = 2048  # kernel rows cached: 2048 x N floats (800 MB at N = 100,000)
@@ -120,9 +124,16 @@ def dq_sample(bins: list[np.ndarray], n: int, seed: int) -> np.ndarray:
                            for b, q in zip(bins, quotas, strict=True)])
 
 
-@register("dq", needs=("embeddings",))
+@dataclass
+class DqOptions:
+    bins: Annotated[int, AT_LEAST_1] = 10  # graph-cut bins, sampled uniformly
+    alpha: Annotated[float, NON_NEGATIVE] = 1.0  # weight of the pool term in the gain
+
+
+@register("dq", needs=("embeddings",), options=DqOptions)
 def dq(pool: Pool, n: int, cfg) -> np.ndarray:
     """Dataset Quantization: k graph-cut bins covering the data, then uniform per-bin draws."""
     x = np.ascontiguousarray(pool.embeddings, dtype=np.float32)
-    k = max(1, min(cfg.dq.bins, len(x)))
-    return dq_sample(dq_bins(x, k, cfg.dq.alpha), n, cfg.seed)
+    o = cfg.options("dq", DqOptions)
+    k = max(1, min(o.bins, len(x)))
+    return dq_sample(dq_bins(x, k, o.alpha), n, cfg.seed)

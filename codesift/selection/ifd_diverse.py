@@ -17,8 +17,12 @@ one-at-a-time walk.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 
+from codesift.config import Range
 from codesift.selection import Pool, register, valid_ifd
 
 BLOCK = 2048
@@ -59,10 +63,15 @@ def diversity_filter(x: np.ndarray, order: np.ndarray, n: int, threshold: float,
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
-@register("ifd_diverse", needs=("embeddings", "ifd"))
+@dataclass
+class IfdDiverseOptions:
+    threshold: Annotated[float, Range(-1, 1)] = 0.9  # max cosine similarity to a kept sample
+
+
+@register("ifd_diverse", needs=("embeddings", "ifd"), options=IfdDiverseOptions)
 def ifd_diverse(pool: Pool, n: int, cfg) -> np.ndarray:
     """Highest-IFD samples that are not near-duplicates (cosine > threshold) of a better one."""
     valid = np.flatnonzero(valid_ifd(pool, cfg.ifd_max))
     order = valid[np.lexsort((valid, -pool.ifd[valid]))]  # IFD descending, ties by index
     x = np.asarray(pool.embeddings, dtype=np.float32)
-    return diversity_filter(x, order, n, cfg.ifd_diverse.threshold)
+    return diversity_filter(x, order, n, cfg.options("ifd_diverse", IfdDiverseOptions).threshold)

@@ -13,8 +13,12 @@ de-duplication does); the first `n` kept come back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 
+from codesift.config import AT_LEAST_1, Range
 from codesift.selection import Pool, register
 
 
@@ -26,7 +30,18 @@ def round_robin(scores: np.ndarray, n: int) -> np.ndarray:
     return offers[np.sort(first)][:n]
 
 
-@register("rds", needs=("reps", "query_reps"))
+@dataclass
+class RdsOptions:
+    """RDS+ (Ivison et al. 2025): the scorer's weighted mean-pooled final hidden states, cosine
+    to a query set, round-robin over the query examples."""
+
+    query: str = "data/prepared/valid.jsonl"  # query records (prepared JSONL); never selectable
+    max_len: Annotated[int, Range(2)] = 2048  # tokens per record (the paper's 2,048)
+    batch_tokens: Annotated[int, AT_LEAST_1] = 4096  # rows x widest row per forward pass
+    chunk_size: Annotated[int, AT_LEAST_1] = 512  # records per saved chunk (the resume unit)
+
+
+@register("rds", needs=("reps", "query_reps"), options=RdsOptions)
 def rds(pool: Pool, n: int, cfg) -> np.ndarray:
     """The samples most similar to the query examples, each query taking turns."""
     scores = np.asarray(pool.query_reps, dtype=np.float32) @ np.asarray(

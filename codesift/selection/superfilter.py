@@ -26,9 +26,12 @@ differently.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 
+from codesift.config import UNIT
 from codesift.selection import Pool, register, top_k, valid_ifd
 
 log = logging.getLogger(__name__)
@@ -117,11 +120,20 @@ def greedy(x: np.ndarray, budget: int, cache_floats: int = CACHE_FLOATS) -> np.n
     return np.asarray(picked, dtype=np.int64)
 
 
-@register("superfilter", needs=("embeddings", "ifd"))
+@dataclass
+class SuperfilterOptions:
+    """Superfiltering.D (tianyi-lab/Superfiltering, do_fla.py): IFD filter, then facility
+    location."""
+
+    ifd_share: Annotated[float, UNIT] = 0.2  # top share of the pool by IFD kept for the
+    #                                          facility-location step (the script: 10,400/52,002)
+
+
+@register("superfilter", needs=("embeddings", "ifd"), options=SuperfilterOptions)
 def superfilter(pool: Pool, n: int, cfg) -> np.ndarray:
     """Top `ifd_share` of the pool by IFD (among IFD < ifd_max), then facility location."""
     valid = np.flatnonzero(valid_ifd(pool, cfg.ifd_max))
-    m = round(cfg.superfilter.ifd_share * len(pool))
+    m = round(cfg.options("superfilter", SuperfilterOptions).ifd_share * len(pool))
     if n >= m:
         log.warning("superfilter: %d to select but ifd_share keeps %d candidates; taking %d, so "
                     "the facility-location step keeps them all (the top by IFD)", n, m, n)

@@ -11,17 +11,17 @@ from dataclasses import replace
 import pytest
 
 from codesift.compare import browser
+from codesift.compare.flips import flips
 from codesift.compare.page import (
     body,
-    flips,
     forest_rows,
     page,
     pass_forest,
     problems,
     selection_chart,
     summary,
+    write_report,
 )
-from codesift.compare.report import write_report
 from codesift.compare.results import Comparison, Experiment, compare
 from tests.compare.test_report import TEMPLATE, run
 from tests.test_plots_offline import parse

@@ -71,7 +71,7 @@ def test_peer_samples_reproduce_the_published_figures_with_their_tests(tmp_path)
     verdict is the published one, the table shows the published figures, and each difference
     carries its paired test. (The one full reproduction of the published verdicts.)"""
     from codesift.compare.__main__ import template_path
-    from codesift.compare.report import write_report
+    from codesift.compare.page import write_report
     from codesift.compare.results import compare
     from codesift.evaluation.reference import differences, published_statuses
 

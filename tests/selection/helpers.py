@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from codesift.config import SelectConfig
@@ -16,7 +14,7 @@ def pick(method: str, pool: Pool, n: int, **knobs) -> np.ndarray:
     for key, value in knobs.items():
         if "__" in key:
             section, name = key.split("__")
-            setattr(cfg, section, dataclasses.replace(getattr(cfg, section), **{name: value}))
+            cfg.methods.setdefault(section, {})[name] = value
         else:
             setattr(cfg, key, value)
     return select(pool, n, cfg)

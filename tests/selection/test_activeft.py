@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from codesift.config import ActiveftOptions
 from codesift.selection import Pool
 from codesift.selection import activeft as aft
 from codesift.selection._activeft_reference import _published_loss, reference_params
+from codesift.selection.activeft import ActiveftOptions
 from tests.selection.helpers import blobs, pick, unit
 
 

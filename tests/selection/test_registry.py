@@ -56,20 +56,31 @@ def test_n_to_select():
 
 
 THROWAWAY = '''
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 
+from codesift.config import NON_NEGATIVE
 from codesift.selection import Pool, register
 
 
-@register("throwaway", needs=("ifd",))
+@dataclass
+class ThrowawayOptions:
+    skip: Annotated[int, NON_NEGATIVE] = 0  # records left out at the end
+
+
+@register("throwaway", needs=("ifd",), options=ThrowawayOptions)
 def throwaway(pool: Pool, n: int, cfg) -> np.ndarray:
-    return np.arange(len(pool))[-n:]  # the last n records
+    skip = cfg.options("throwaway", ThrowawayOptions).skip
+    return np.arange(len(pool) - skip)[-n:]  # the last n records before the skipped ones
 '''
 
 
-def test_a_new_selector_is_one_file(tmp_path):
-    """A selector module dropped into a copy of the package is found and runs through the
-    select stage, with no other file edited."""
+def test_a_new_selector_with_options_is_one_file_and_its_params(tmp_path):
+    """A selector module with its own option, dropped into a copy of the package, is found,
+    its option checked by the check stage and read by the select stage, with no other file
+    edited but params.yaml."""
     import json
     import shutil
     import subprocess
@@ -82,13 +93,19 @@ def test_a_new_selector_is_one_file(tmp_path):
     for part in ("codesift", "stages", "templates"):
         shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "codesift/selection/throwaway.py").write_text(THROWAWAY)
-    (repo / "params.yaml").write_text((ROOT / "params.yaml").read_text().replace(
-        "  method: cdas ", "  method: throwaway ", 1).replace("ratio: 0.4 ", "ratio: 0.5 ", 1))
+    params = (ROOT / "params.yaml").read_text().replace("ratio: 0.4 ", "ratio: 0.5 ", 1)
+    (repo / "params.yaml").write_text(params.replace(
+        "  method: cdas ", "  throwaway: {skip: -1}\n  method: throwaway ", 1))
     for rel, content in pool_files(n=4).items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
-    out = subprocess.run([sys.executable, "-m", "codesift.config", "--check"], cwd=repo,
-                         capture_output=True, text=True)
+    check = [sys.executable, "-m", "codesift.check", "--check"]
+    out = subprocess.run(check, cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: params.yaml: select.throwaway.skip: -1 is not in [0, inf)"
+    (repo / "params.yaml").write_text(params.replace(
+        "  method: cdas ", "  throwaway: {skip: 1}\n  method: throwaway ", 1))
+    out = subprocess.run(check, cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     out = subprocess.run([sys.executable, "-m", "stages.select", "--data", "p.jsonl", "--scores",
                           "s.jsonl", "--deita", "d.jsonl", "--embeddings", "emb", "--rds",
@@ -97,5 +114,5 @@ def test_a_new_selector_is_one_file(tmp_path):
                          cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert [json.loads(x)["id"] for x in (repo / "sel.jsonl").read_text().splitlines()] == \
-        ["r2", "r3"]
+        ["r1", "r2"]
     assert json.loads((repo / "m.json").read_text())["method"] == "throwaway"
