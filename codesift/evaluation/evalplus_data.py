@@ -28,11 +28,19 @@ class EvalplusFile:
     dataset: str  # evalplus's name: "humaneval" | "mbpp"
     title: str
     md5: str  # of the unzipped content, as evalplus hashes it
+    env: str  # evalplus's variable naming the file (the CLIs read it; the library does not)
 
 
 HUMANEVAL_PLUS = EvalplusFile("humaneval_plus", "humaneval", "HumanEval+ v0.1.10",
-                              "fe585eb4df8c88d844eeb463ea4d0302")
-MBPP_PLUS = EvalplusFile("mbpp_plus", "mbpp", "MBPP+ v0.2.0", "ee43ecabebf20deef4bb776a405ac5b1")
+                              "fe585eb4df8c88d844eeb463ea4d0302", "HUMANEVAL_OVERRIDE_PATH")
+MBPP_PLUS = EvalplusFile("mbpp_plus", "mbpp", "MBPP+ v0.2.0", "ee43ecabebf20deef4bb776a405ac5b1",
+                         "MBPP_OVERRIDE_PATH")
+FILES = (HUMANEVAL_PLUS, MBPP_PLUS)
+
+
+def dataset_env() -> dict[str, str]:
+    """eval.datasets key -> the environment variable evalplus reads for that file."""
+    return {f.key: f.env for f in FILES}
 
 
 def checked_file(spec: EvalplusFile, datasets: Mapping[str, str]) -> tuple[Path, str]:

