@@ -31,11 +31,3 @@ def embed(texts: list[str], model: str = "minilm", batch_size: int = 64,
     vecs = st.encode(texts, batch_size=batch_size, show_progress_bar=progress,
                      normalize_embeddings=True, convert_to_numpy=True)
     return np.ascontiguousarray(vecs, dtype=np.float32)
-
-
-def text_of(record: dict, field: str) -> str:
-    if "instruction" not in record:  # a raw-code record (fill-in-the-middle)
-        return record["text"]
-    if field == "instruction":
-        return record["instruction"]
-    return record["instruction"] + "\n\n" + record["response"]

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from codesift.data.record import scorable, turns
 from codesift.io import ArrayChunks
 from codesift.packing import pack_rows
 from codesift.scoring import batches
-from codesift.templates import Template, record_turns
+from codesift.templates import Template
 
 
 def record_ids(tok: PreTrainedTokenizerBase, template: Template, record: dict, max_len: int
@@ -28,8 +29,8 @@ def record_ids(tok: PreTrainedTokenizerBase, template: Template, record: dict, m
     """The record's whole text as training sees it (template, every turn, end-of-turn
     tokens; a raw-code record its text), tokenised as `templates.encode_spans` does: BOS
     first when the tokenizer has one, cut to `max_len` tokens (the paper: 2,048)."""
-    if "instruction" in record or "chat_rounds" in record:
-        text = "".join(t for t, _ in template.spans(tok, record_turns(record)))
+    if scorable(record):
+        text = "".join(t for t, _ in template.spans(tok, turns(record)))
     else:
         text = record["text"]
     ids = tok(text, add_special_tokens=False)["input_ids"]

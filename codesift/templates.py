@@ -193,10 +193,3 @@ def encode_turns(tok: PreTrainedTokenizerBase, template: Template, turns: list[t
     if any(not content.strip() for _, content in turns):
         return Encoded([], 0, error="empty instruction or response", reason="empty")
     return encode_spans(tok, template.spans(tok, turns), max_len)
-
-
-def record_turns(record: dict) -> list[tuple[str, str]]:
-    """A prepared record as (role, content) turns: its `chat_rounds`, else one exchange."""
-    if "chat_rounds" in record:
-        return [(t["role"], t["content"]) for t in record["chat_rounds"]]
-    return [("user", record["instruction"]), ("assistant", record["response"])]

@@ -32,10 +32,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from codesift import CodesiftError
 from codesift.config import TrainConfig
+from codesift.data.record import turns
 from codesift.io import read_json, write_json
 from codesift.models import load_model, save_tokenizer, torch_dtype
 from codesift.packing import PAD_MODES, pack_rows
-from codesift.templates import Template, encode_turns, record_turns
+from codesift.templates import Template, encode_turns
 
 
 def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: Template,
@@ -45,7 +46,7 @@ def build_examples(records: list[dict], tok: PreTrainedTokenizerBase, template: 
     by reason. With `tasks` (the run's task names), each example carries its task's index."""
     examples, skipped = [], {}
     for r in records:
-        enc = encode_turns(tok, template, record_turns(r), max_len)
+        enc = encode_turns(tok, template, turns(r), max_len)
         if enc.error:
             skipped[enc.reason] = skipped.get(enc.reason, 0) + 1
             continue

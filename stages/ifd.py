@@ -48,6 +48,7 @@ def resolve_shard(arg: str, num_shards: int) -> int:
 
 
 def main(args, p) -> None:
+    from codesift.data.record import pair, scorable
     from codesift.io import atomic_path, read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
     from codesift.scoring import VARIANTS, alignment_pair
@@ -60,15 +61,14 @@ def main(args, p) -> None:
     tok = load_tokenizer(args.model)
     template = load_template(args.templates, cfg.template or p.template.name, p.template.system)
     to_pair = VARIANTS[cfg.variant].pair
-    pairs = [to_pair(template, tok, r["instruction"], r["response"]) if "instruction" in r
-             else ("", "") for r in records]  # raw code (fim): IFD needs a prompt and answer
+    pairs = [to_pair(template, tok, *pair(r)) if scorable(r) else ("", "")  # raw code: none
+             for r in records]
     ids = [r["id"] for r in records]
     model = load_model(args.model, cfg.dtype)
     rows, stats, log = _scored(model, tok, ids, pairs, cfg, args, shard, "ifd")
     logs = [log]
     if cfg.alignment:
-        reverse = [alignment_pair(r["instruction"], r["response"]) if "instruction" in r
-                   else ("", "") for r in records]
+        reverse = [alignment_pair(*pair(r)) if scorable(r) else ("", "") for r in records]
         back, more, log = _scored(model, tok, ids, reverse, cfg, args, shard, "align")
         logs.append(log)
         for row, b in zip(rows, back, strict=True):

@@ -24,6 +24,7 @@ def histogram(values: list[float], lo: float = 0.0, hi: float = 1.5, bins: int =
 
 def main(args, p) -> None:
     from codesift import CodesiftError
+    from codesift.data.record import scorable
     from codesift.io import read_json, read_jsonl, write_json, write_jsonl
 
     start = time.perf_counter()
@@ -37,7 +38,7 @@ def main(args, p) -> None:
     if [r["id"] for r in rows] != [r["id"] for r in prepared]:
         raise CodesiftError(f"{args.shards}: shards do not cover {args.data} in order; "
                             "rerun the ifd stages")
-    if not any(r["ifd"] is not None for r in rows) and any("instruction" in r for r in prepared):
+    if not any(r["ifd"] is not None for r in rows) and any(map(scorable, prepared)):
         raise CodesiftError(f"no sample could be scored: {_reasons(rows)} (ifd.max_len is "
                             f"{p.ifd.max_len})")
     write_jsonl(args.out, rows)

@@ -21,7 +21,8 @@ from stages._run import run
 
 def samples_of(tok, template, records: list[dict], max_len: int):
     """(ids, labels) of each record as training sees it; None where it cannot be encoded."""
-    from codesift.templates import encode_turns, record_turns
+    from codesift.data.record import turns
+    from codesift.templates import encode_turns
 
     out = []
     for r in records:
@@ -29,7 +30,7 @@ def samples_of(tok, template, records: list[dict], max_len: int):
             ids = tok(r["text"], add_special_tokens=True)["input_ids"][:max_len]
             out.append((ids, list(ids)) if len(ids) > 1 else None)
             continue
-        enc = encode_turns(tok, template, record_turns(r), max_len)
+        enc = encode_turns(tok, template, turns(r), max_len)
         out.append(None if enc.error else (enc.input_ids, enc.labels()))
     return out
 

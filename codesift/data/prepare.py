@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from codesift import CodesiftError
 from codesift.config import DataConfig
 from codesift.data import ASSISTANT_ROLES, USER_ROLES
+from codesift.data.record import dedup_key
 from codesift.data.sources import Raw
 from codesift.io import BadLine
 
@@ -169,7 +170,7 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
                 raise
             report.add_invalid(e.reason, e.where)
             continue
-        key = _dedup_key(rec)
+        key = dedup_key(rec)
         if key in seen:
             report.n_duplicates += 1
             continue
@@ -185,16 +186,6 @@ def prepare(raw: Iterable[Raw], cfg: DataConfig, benchmarks: dict[str, list[str]
     _check_unique_ids(records)
     report.n_kept = len(records)
     return records, report
-
-
-def _dedup_key(rec: dict) -> tuple[str, ...]:
-    """What makes two records the same: the text, the whole conversation (role and content of
-    every turn), or the instruction and response."""
-    if "text" in rec:
-        return (rec["text"].strip(),)
-    if "chat_rounds" in rec:
-        return tuple(f"{t['role'].lower()}: {t['content'].strip()}" for t in rec["chat_rounds"])
-    return rec["instruction"].strip(), rec["response"].strip()
 
 
 def split_valid(records: list[dict], size: int, seed: int) -> tuple[list[dict], list[dict]]:

@@ -67,12 +67,13 @@ def test_pooling_is_the_papers_weighted_mean_of_the_last_hidden_states(tiny):
 
 
 def test_record_ids_are_the_training_text(tiny, template):
-    from codesift.templates import encode_turns, record_turns
+    from codesift.data.record import turns
+    from codesift.templates import encode_turns
 
     _, tok = tiny
     rec = {"id": "a", "instruction": "Add two numbers.", "response": "return a + b"}
     assert record_ids(tok, template, rec, 512) == encode_turns(
-        tok, template, record_turns(rec), 512).input_ids
+        tok, template, turns(rec), 512).input_ids
     assert len(record_ids(tok, template, rec, 5)) == 5
 
 

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 
+from codesift.data.record import scorable, turns
 from codesift.selection.filters import register
 from codesift.selection.filters._code import DEF, code_blocks, defined_names
-from codesift.templates import record_turns
 
 ASKED = re.compile(r"`(?:[\w.]+\.)?(\w+)\s*\(")  # `name(` or `obj.name(` inside backticks
 BARE = re.compile(r"`(\w+)`(?!\s+class\b)")  # a lone `name` (not "the `X` class" it lives in)
@@ -24,10 +24,10 @@ def asked_names(instruction: str) -> set[str]:
 
 
 def _ok(record: dict) -> bool:
-    if "instruction" not in record and "chat_rounds" not in record:
+    if not scorable(record):
         return True  # raw code (FIM)
-    turns = record_turns(record)
-    for (role, ask), (_, answer) in zip(turns, turns[1:], strict=False):
+    said = turns(record)
+    for (role, ask), (_, answer) in zip(said, said[1:], strict=False):
         if role != "user":
             continue
         asked, blocks = asked_names(ask), code_blocks(answer)

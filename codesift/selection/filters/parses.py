@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from codesift.data.record import scorable, turns
 from codesift.selection.filters import register
 from codesift.selection.filters._code import code_blocks, parses
-from codesift.templates import record_turns
 
 
 def _ok(record: dict) -> bool:
-    if "text" in record and "instruction" not in record and "chat_rounds" not in record:
+    if not scorable(record):
         return True  # raw code (FIM): not an answer to judge
-    answers = [c for role, c in record_turns(record) if role == "assistant"]
+    answers = [c for role, c in turns(record) if role == "assistant"]
     return all(parses(code) for a in answers for code in code_blocks(a))
 
 
