@@ -38,12 +38,12 @@ PAIRS = {"ratio 0.1 vs 1.0": ("cdas-0.1", "all-1.0"), "cdas vs random at 0.4": (
 
 def losses(model_dir: str, valid: list[dict], template, heldout: list[tuple[str, str]]) -> dict:
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import mean_nll
+    from codesift.scoring import LOSS_BATCH_TOKENS, LOSS_MAX_LEN, mean_nll
 
     model, tok = load_model(model_dir), load_tokenizer(model_dir)
     pairs = [template.pair(tok, r["instruction"], r["response"]) for r in valid]
-    return {"valid_loss": mean_nll(model, tok, pairs, 2048, 16384),
-            "heldout_nll": mean_nll(model, tok, heldout, 2048, 16384)}
+    return {"valid_loss": mean_nll(model, tok, pairs, LOSS_MAX_LEN, LOSS_BATCH_TOKENS),
+            "heldout_nll": mean_nll(model, tok, heldout, LOSS_MAX_LEN, LOSS_BATCH_TOKENS)}
 
 
 def run_setting(method: str, ratio: float, seeds: list[int], p, data: dict, work: Path) -> dict:
@@ -75,8 +75,8 @@ def load_inputs(args) -> tuple:
     from codesift.evaluation.generation import heldout_prompt
     from codesift.io import read_jsonl
     from codesift.models import load_tokenizer
+    from codesift.selection.pool import load_pool
     from codesift.templates import load_template
-    from stages.select import load_pool
 
     p = load(ROOT / "params.yaml")
     tok = load_tokenizer(str(ROOT / "models/base"))

@@ -130,6 +130,14 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
+def bad_utf8(path: str | Path, data: bytes, e: UnicodeDecodeError, first_line: int = 1) -> str:
+    """Every reader's words for a bad byte in `data` (the file's bytes from `first_line`):
+    `file:line: not valid UTF-8 (byte N of the line)`."""
+    line = first_line + data.count(b"\n", 0, e.start)
+    column = e.start - (data.rfind(b"\n", 0, e.start) + 1)
+    return f"{path}:{line}: not valid UTF-8 (byte {column} of the line)"
+
+
 def _lines(path: str | Path) -> Iterator[tuple[int, str | BadLine]]:
     """Yield (line number, text), or a BadLine naming the line that is not UTF-8; a `.gz`
     file is read through gzip, and a byte-order mark (Windows editors write one) is dropped."""
@@ -143,8 +151,7 @@ def _lines(path: str | Path) -> Iterator[tuple[int, str | BadLine]]:
                 try:
                     yield lineno, raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield lineno, BadLine("bad_utf8", f"{path}:{lineno}: not valid UTF-8 "
-                                                      f"(byte {e.start})")
+                    yield lineno, BadLine("bad_utf8", bad_utf8(path, raw, e, lineno))
         except (gzip.BadGzipFile, EOFError, zlib.error) as e:
             if not zipped:
                 raise
@@ -152,10 +159,11 @@ def _lines(path: str | Path) -> Iterator[tuple[int, str | BadLine]]:
 
 
 def read_json(path: str | Path) -> Any:
+    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
-        return json.loads(Path(path).read_bytes().decode("utf-8-sig"))
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
+        raise CodesiftError(bad_utf8(path, data, e))
     except json.JSONDecodeError as e:
         raise CodesiftError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})")
 

@@ -296,6 +296,11 @@ def _pad_id(tok: PreTrainedTokenizerBase) -> int:
     return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
 
+# The held-out losses' settings (generate's heldout_nll and valid_loss): whole canonical
+# solutions and records (2,048 tokens is past every HumanEval solution), 16K tokens a batch.
+LOSS_MAX_LEN, LOSS_BATCH_TOKENS = 2048, 16384
+
+
 def mean_nll(model: PreTrainedModel, tok: PreTrainedTokenizerBase,
              pairs: Sequence[tuple[str, str]], max_len: int, batch_tokens: int,
              pack: bool = False) -> float:

@@ -75,6 +75,45 @@ def hold_out(examples: list[dict], share: float, seed: int) -> tuple[list[dict],
             [e for i, e in enumerate(examples) if i in idx])
 
 
+@dataclass
+class TrainingData:
+    """What training reads: examples, validation examples, skips, tasks, added tokens."""
+
+    examples: list[dict]
+    valid: list[dict] | None
+    skipped: dict[str, int]
+    tasks: list[str] | None
+    new_tokens: list[int]
+
+
+def training_data(records: list[dict], valid_records: list[dict], tok: PreTrainedTokenizerBase,
+                  template: Template | None, cfg: TrainConfig) -> TrainingData:
+    """Instruction examples through `template` (objective sft), or FIM examples of raw code
+    (fim: sentinel tokens added to `tok` where it lacks them); without validation records but
+    with `eval_ratio`, a seeded share of the examples is held out for the validation loss."""
+    from codesift.fim import fim_examples, sentinels
+
+    if cfg.objective == "fim":
+        marks, added = sentinels(tok, cfg.fim_tokens)
+
+        def make(recs: list[dict], seed: int) -> list[dict]:
+            return fim_examples([r["text"] for r in recs], tok, cfg.max_seq_len, cfg.fim_rate,
+                                cfg.fim_spm_rate, seed, marks)
+
+        data = TrainingData(make(records, cfg.seed), make(valid_records, cfg.seed + 1), {},
+                            None, added)
+    else:
+        if template is None:
+            raise CodesiftError("train.objective sft needs a prompt template")
+        tasks = task_names(records) if any("task" in r for r in records) else None
+        examples, skipped = build_examples(records, tok, template, cfg.max_seq_len, tasks)
+        valid = build_examples(valid_records, tok, template, cfg.max_seq_len, tasks)[0]
+        data = TrainingData(examples, valid, skipped, tasks, [])
+    if cfg.eval_steps and not data.valid and cfg.eval_ratio:
+        data.examples, data.valid = hold_out(data.examples, cfg.eval_ratio, cfg.seed)
+    return data
+
+
 def dataset_items(examples: list[dict], mode: str, max_seq_len: int) -> list[dict]:
     """What the DataLoader draws: one example each, or (`bfd`) one pre-packed bin each,
     which changes the number of steps."""
@@ -172,6 +211,10 @@ class CountingTrainer(Trainer):
         if tasks is not None:  # our own loss: a per-batch mean needs Trainer's 1/accumulation
             self.loss_is_scaled_for_ga = loss == "token_mean"
 
+    def train(self, *args, **kwargs):
+        self.started = time.perf_counter()  # the first log's tokens/s counts from here
+        return super().train(*args, **kwargs)
+
     def totals(self) -> RunTotals:  # a resume replaces the callback object: look it up
         return next(c for c in self.callback_handler.callbacks if isinstance(c, RunTotals))
 
@@ -214,7 +257,7 @@ class CountingTrainer(Trainer):
     def log(self, logs: dict, start_time: float | None = None) -> None:
         if "loss" in logs:
             now, tokens = time.perf_counter(), self.totals().real_tokens
-            last = getattr(self, "_last_log", (self._start, 0))
+            last = getattr(self, "_last_log", (self.started, 0))
             logs["tokens_per_second"] = (tokens - last[1]) / max(now - last[0], 1e-9)
             self._last_log = (now, tokens)
             for name, (total, count) in zip(self.tasks or [], self._task_sums.tolist(),
@@ -311,7 +354,7 @@ def train(base: str, examples: list[dict], tok: PreTrainedTokenizerBase, cfg: Tr
         data_collator=collator, callbacks=[RunTotals(), *stop, *(callbacks or [])],
         loss=cfg.loss, tasks=tasks)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
-    trainer._start = start = time.perf_counter()
+    start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
     final = checkpoints / "final"

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace, params: Params) -> None:
     from codesift.evaluation.generation import generate_hf, generate_vllm, heldout_prompt
     from codesift.io import read_jsonl, write_json, write_jsonl
     from codesift.models import load_model, load_tokenizer
-    from codesift.scoring import mean_nll, validation_loss
+    from codesift.scoring import LOSS_BATCH_TOKENS, LOSS_MAX_LEN, mean_nll, validation_loss
     from codesift.templates import load_template
 
     start = time.perf_counter()
@@ -66,8 +66,10 @@ def main(args: argparse.Namespace, params: Params) -> None:
              for t in heldout]
     valid = read_jsonl(args.valid)
     write_json(args.heldout, {
-        "heldout_nll": mean_nll(model, tok, pairs, 2048, 16384), "n_tasks": len(heldout),
-        "valid_loss": validation_loss(model, tok, template, valid, 2048, 16384),
+        "heldout_nll": mean_nll(model, tok, pairs, LOSS_MAX_LEN, LOSS_BATCH_TOKENS),
+        "n_tasks": len(heldout),
+        "valid_loss": validation_loss(model, tok, template, valid, LOSS_MAX_LEN,
+                                      LOSS_BATCH_TOKENS),
         "n_valid": len(valid)})
     write_json(args.metrics, {"seconds": time.perf_counter() - start})
 

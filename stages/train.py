@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from stages._run import run
@@ -46,56 +45,21 @@ def relaunch(launcher: str) -> None:
     os.execvp(argv[0], [*argv, "-m", "stages.train", *sys.argv[1:]])
 
 
-@dataclass
-class Data:
-    """What training reads: examples, validation examples, skips, tasks, added tokens."""
-
-    examples: list[dict]
-    valid: list[dict] | None
-    skipped: dict[str, int]
-    tasks: list[str] | None
-    new_tokens: list[int]
-
-
-def load_data(args, p, tok) -> Data:
-    """Instruction examples through the template (sft), or FIM examples of raw code (fim)."""
-    from codesift.fim import fim_examples, sentinels
-    from codesift.io import read_jsonl
-    from codesift.templates import load_template
-    from codesift.training import build_examples, hold_out, task_names
-
-    cfg, records = p.train, read_jsonl(args.data)
-    valid_records = read_jsonl(args.valid) if cfg.eval_steps else []
-    if cfg.objective == "fim":
-        marks, added = sentinels(tok, cfg.fim_tokens)
-
-        def make(recs: list[dict], seed: int) -> list[dict]:
-            return fim_examples([r["text"] for r in recs], tok, cfg.max_seq_len, cfg.fim_rate,
-                                cfg.fim_spm_rate, seed, marks)
-
-        data = Data(make(records, cfg.seed), make(valid_records, cfg.seed + 1), {}, None, added)
-    else:
-        template = load_template(args.templates, p.template.name, p.template.system)
-        tasks = task_names(records) if any("task" in r for r in records) else None
-        examples, skipped = build_examples(records, tok, template, cfg.max_seq_len, tasks)
-        valid = build_examples(valid_records, tok, template, cfg.max_seq_len, tasks)[0]
-        data = Data(examples, valid, skipped, tasks, [])
-    if cfg.eval_steps and not data.valid and cfg.eval_ratio:
-        data.examples, data.valid = hold_out(data.examples, cfg.eval_ratio, cfg.seed)
-    return data
-
-
 def main(args, p) -> None:
     from codesift import CodesiftError
-    from codesift.io import atomic_path, fingerprint, write_json
+    from codesift.io import atomic_path, fingerprint, read_jsonl, write_json
     from codesift.models import load_tokenizer
-    from codesift.training import train
+    from codesift.templates import load_template
+    from codesift.training import train, training_data
 
     cfg, attn = p.train, p.model.attn_implementation
     relaunch(cfg.launcher)
     start = time.perf_counter()
     tok = load_tokenizer(args.model)
-    data = load_data(args, p, tok)
+    template = load_template(args.templates, p.template.name, p.template.system) \
+        if cfg.objective == "sft" else None
+    valid = read_jsonl(args.valid) if cfg.eval_steps else []
+    data = training_data(read_jsonl(args.data), valid, tok, template, cfg)
     if not data.examples:
         raise CodesiftError(f"{args.data}: none of its records fits train.max_seq_len "
                             f"{cfg.max_seq_len} or has an answer to train on (skipped: "

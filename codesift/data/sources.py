@@ -8,11 +8,12 @@ A record that cannot even be read (bad JSON, bad bytes) comes as a `BadLine`, so
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codesift import CodesiftError
-from codesift.io import BadLine, iter_jsonl, read_json
+from codesift.io import BadLine, bad_utf8, iter_jsonl, read_json
 
 Raw = tuple[str, "dict | BadLine | object"]
 Reader = Callable[[Path], Iterator[Raw]]
@@ -103,10 +104,11 @@ def _parquet(path: Path) -> Iterator[Raw]:
 @reader(".py")
 def _code(path: Path) -> Iterator[Raw]:
     """A source file, whole: one raw-code record {"text"} (data.text_column: text)."""
+    data = path.read_bytes()
     try:
-        yield str(path), {"text": path.read_text(encoding="utf-8")}
+        yield str(path), {"text": data.decode("utf-8")}
     except UnicodeDecodeError as e:
-        yield str(path), BadLine("bad_utf8", f"{path}: not valid UTF-8 (byte {e.start})")
+        yield str(path), BadLine("bad_utf8", bad_utf8(path, data, e))
 
 
 @reader(".txt")
@@ -121,8 +123,7 @@ def _text(path: Path) -> Iterator[Raw]:
             doc = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             at = line + raw[:e.start].count(b"\n")
-            yield f"{path}:{at}", BadLine("bad_utf8", f"{path}:{at}: not valid UTF-8 "
-                                                      f"(byte {e.start} of the document)")
+            yield f"{path}:{at}", BadLine("bad_utf8", bad_utf8(path, raw, e, line))
         else:
             if doc.strip():
                 yield f"{path}:{line}", {"text": doc.removeprefix("\ufeff")}
@@ -133,13 +134,16 @@ def _text(path: Path) -> Iterator[Raw]:
 def _csv(path: Path) -> Iterator[Raw]:
     """A CSV file with a header row; every value is a string."""
     import csv
+    import io
 
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)  # a BOM is not a column name
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: a BOM is not a name
-            for i, row in enumerate(csv.DictReader(f)):
-                yield f"{path}:{i + 2}", dict(row)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CodesiftError(f"{path}: not valid UTF-8 (byte {e.start})")
+        raise CodesiftError(bad_utf8(path, data, e))
+    try:
+        for i, row in enumerate(csv.DictReader(io.StringIO(text, newline=""))):
+            yield f"{path}:{i + 2}", dict(row)
     except csv.Error as e:
         raise CodesiftError(f"{path}: not valid CSV ({e})")
 
