@@ -54,7 +54,7 @@ def make_tiny(out: Path, sample_records: list[dict]) -> Path:
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory):
     """One `dvc repro` of configs/ci.yaml for the whole session (slow tests copy it)."""
-    from tests.dvc_repo import first_run
+    from tests.helpers.dvc import first_run
 
     return first_run(tmp_path_factory.mktemp("ci_run"))
 

@@ -18,7 +18,7 @@ from codesift.models import (
     resolve,
     save_tokenizer,
 )
-from tests.gguf_files import CHATML, reference, roundtripped, write_tiny_gguf
+from tests.helpers.gguf import CHATML, reference, roundtripped, write_tiny_gguf
 
 
 def _files(d):
@@ -34,7 +34,7 @@ def test_a_saved_tokenizer_does_not_record_how_it_was_loaded(tiny_dir, tmp_path)
     assert b"local_files_only" not in (tmp_path / "True/tokenizer_config.json").read_bytes()
 
 
-# --- GGUF: tiny files written by tests/gguf_files.py (no network), and the packaged model ------
+# --- GGUF: tiny files written by tests/helpers/gguf.py (no network), and the packaged model ------
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "  héllo wörld 你好 ✓\t\n\n", "<s>x</s><pad>"]
 

@@ -12,10 +12,11 @@ import re
 import shutil
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.html import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "configs/plots/template.html"
@@ -61,38 +62,6 @@ def html_template_setting() -> str:
     from configobj import ConfigObj  # a dvc dependency; DVC reads .dvc/config with it
 
     return ConfigObj(str(ROOT / ".dvc/config"))["plots"]["html_template"]
-
-
-class Tags(HTMLParser):
-    """Every start tag with its attributes, and the text of each <script>."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.scripts: list[tuple[dict, str]] = []
-        self._in_script: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        if tag == "script":
-            self._in_script = dict(attrs)
-            self.scripts.append((self._in_script, ""))
-
-    def handle_data(self, data):
-        if self._in_script is not None:
-            attrs, text = self.scripts[-1]
-            self.scripts[-1] = (attrs, text + data)
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = None
-
-
-def parse(html: str) -> Tags:
-    p = Tags()
-    p.feed(html)
-    p.close()
-    return p
 
 
 @pytest.fixture(scope="module")

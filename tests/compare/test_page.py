@@ -23,8 +23,8 @@ from codesift.compare.page import (
     write_report,
 )
 from codesift.compare.results import Comparison, Experiment, compare
-from tests.compare.test_report import TEMPLATE, run
-from tests.test_plots_offline import parse
+from tests.helpers.compare import TEMPLATE, run
+from tests.helpers.html import parse
 
 BENCH = "humaneval_plus"
 

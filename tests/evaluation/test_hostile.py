@@ -25,7 +25,7 @@ from codesift.evaluation.execution import evaluate_samples
 from codesift.evaluation.sandbox import Limits
 from codesift.evaluation.settings import JudgeSettings
 from tests.conftest import ROOT, SHARED
-from tests.evaluation.procs import nobody_pids, procs_with
+from tests.helpers.procs import nobody_pids, procs_with
 
 HE_FILE = SHARED / "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 MBPP_FILE = SHARED / "evalplus/MbppPlus-v0.2.0.jsonl.gz"

@@ -23,7 +23,7 @@ import pytest
 
 from codesift.evaluation import sandbox
 from codesift.evaluation.sandbox import Limits, run_many, run_program
-from tests.evaluation.procs import nobody_pids, proc_stat, procs_with
+from tests.helpers.procs import nobody_pids, proc_stat, procs_with
 
 ROOT = os.geteuid() == 0
 NAMESPACES = sandbox.isolation_mode() == "namespaces"

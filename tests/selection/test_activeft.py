@@ -5,7 +5,7 @@ from codesift.selection import Pool
 from codesift.selection import activeft as aft
 from codesift.selection._activeft_reference import _published_loss, reference_params
 from codesift.selection.activeft import ActiveftOptions
-from tests.selection.helpers import blobs, pick, unit
+from tests.helpers.pools import blobs, pick, unit
 
 
 def test_activeft_fast_gradient_equals_autograd_of_published_loss():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tests.selection.helpers import pick, three_clusters
+from tests.helpers.pools import pick, three_clusters
 
 
 def test_cdas_takes_top_ifd_share_inside_each_cluster():

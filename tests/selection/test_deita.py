@@ -7,7 +7,7 @@ import torch
 from codesift import CodesiftError
 from codesift.selection import Pool
 from codesift.selection.deita import batch_filter
-from tests.selection.helpers import blobs, pick
+from tests.helpers.pools import blobs, pick
 
 
 def efficode_filter(embeddings: list, threshold: float, batch_size: int) -> list[int]:

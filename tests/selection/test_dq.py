@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from codesift.selection.dq import _split, dq_bins, dq_sample, graphcut_bin, graphcut_gains
-from tests.selection.helpers import blobs
+from tests.helpers.pools import blobs
 
 
 def _dense_graphcut_bin(x: np.ndarray, size: int, alpha: float) -> list[int]:

@@ -2,7 +2,7 @@ import numpy as np
 
 from codesift.selection import Pool
 from codesift.selection.ifd_diverse import diversity_filter
-from tests.selection.helpers import blobs, pick, random_pool, unit
+from tests.helpers.pools import blobs, pick, random_pool, unit
 
 
 def test_ifd_diverse_never_keeps_two_copies_and_respects_threshold():

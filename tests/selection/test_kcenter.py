@@ -1,7 +1,7 @@
 import numpy as np
 
 from codesift.selection.kcenter import kcenter_greedy
-from tests.selection.helpers import blobs, unit
+from tests.helpers.pools import blobs, unit
 
 
 def test_kcenter_on_a_line_takes_extremes_then_midpoints():

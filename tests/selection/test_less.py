@@ -19,7 +19,7 @@ from codesift.less import (
     warmup,
 )
 from codesift.selection import Pool
-from tests.selection.helpers import pick
+from tests.helpers.pools import pick
 
 
 def test_projection_preserves_inner_products_within_the_jl_bound():

@@ -16,7 +16,7 @@ from codesift.representations import representations_resumable as resumable
 from codesift.selection import Pool
 from codesift.selection.rds import round_robin
 from tests.conftest import ROOT
-from tests.selection.helpers import pick
+from tests.helpers.pools import pick
 
 
 def test_round_robin_by_hand():
@@ -129,7 +129,7 @@ def test_stage_writes_representations_of_pool_and_query(tiny_dir, tmp_path):
 
 def test_select_stage_picks_by_rds(tiny_dir, tmp_path):
     """rds_embed then select on the same records: the representations reach the selector."""
-    from tests.test_errors import pool_files
+    from tests.helpers.records import pool_files
 
     for rel, content in pool_files(n=5).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

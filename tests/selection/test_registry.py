@@ -5,7 +5,7 @@ import pytest
 
 from codesift import CodesiftError
 from codesift.selection import REGISTRY, Pool, n_to_select
-from tests.selection.helpers import pick, random_pool, three_clusters
+from tests.helpers.pools import pick, random_pool, three_clusters
 
 METHODS = REGISTRY.names()  # package discovery: every module under codesift/selection
 
@@ -87,7 +87,7 @@ def test_a_new_selector_with_options_is_one_file_and_its_params(tmp_path):
     import sys
 
     from tests.conftest import ROOT
-    from tests.test_errors import pool_files
+    from tests.helpers.records import pool_files
 
     repo = tmp_path / "repo"
     for part in ("codesift", "stages", "templates"):

@@ -3,7 +3,7 @@ import pytest
 
 from codesift.selection import Pool
 from codesift.selection.report import js_divergence, mean_pairwise_cosine, plot_data, report
-from tests.selection.helpers import random_pool
+from tests.helpers.pools import random_pool
 
 
 def test_report_keys_and_identities():

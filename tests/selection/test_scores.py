@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.selection.helpers import pick, random_pool, three_clusters
+from tests.helpers.pools import pick, random_pool, three_clusters
 
 
 def test_ifd_filtered_and_ppl_pick_the_highest_scores():

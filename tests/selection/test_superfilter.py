@@ -5,7 +5,7 @@ import numpy as np
 
 from codesift.selection import Pool
 from codesift.selection.superfilter import FacilityLocation, greedy
-from tests.selection.helpers import blobs, pick
+from tests.helpers.pools import blobs, pick
 
 
 def _kernel(x: np.ndarray) -> np.ndarray:

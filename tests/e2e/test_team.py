@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_repo import (
+from tests.helpers.dvc import (
     artifacts,
     assert_restored,
     bare_origin,

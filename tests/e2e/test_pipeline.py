@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dvc_repo import copy_run, from_run_cache, lock_outs, ran, sh
+from tests.helpers.dvc import copy_run, from_run_cache, lock_outs, ran, sh
 
 pytestmark = pytest.mark.slow
 

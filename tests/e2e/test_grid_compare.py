@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_repo import commit_all, copy_project, copy_run, ran, sh
-from tests.test_plots_offline import parse
+from tests.helpers.dvc import commit_all, copy_project, copy_run, ran, sh
+from tests.helpers.html import parse
 
 pytestmark = pytest.mark.slow
 GRID = """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CI_PROFILE = ROOT / "configs" / "ci.yaml"
 GIT_ID = ("-c", "user.name=t", "-c", "user.email=t@t")
 

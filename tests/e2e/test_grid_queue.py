@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from codesift.config import flatten
-from tests.dvc_repo import commit_all, copy_project, git, sh
+from tests.helpers.dvc import commit_all, copy_project, git, sh
 
 STASH = "refs/exps/celery/stash"  # DVC's queue (dvc/repo/experiments/refs.py CELERY_STASH)
 GRID = """
