@@ -13,11 +13,11 @@ from codesift.compare.results import Comparison, Experiment, Figure
 RUN_COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("method", "method", str),
     ("ratio", "ratio", lambda v: f"{v:g}"),
-    ("sample_num", "sample_num", lambda v: f"{v:d}"),
-    ("n_selected", "n_selected", lambda v: f"{v:d}"),
+    ("sample_num", "sample_num", lambda v: f"{round(v):d}"),  # an arm's mean may be a float
+    ("n_selected", "n_selected", lambda v: f"{round(v):d}"),
     ("share", "share", lambda v: f"{100 * v:.1f}%"),
     ("epochs", "epochs", lambda v: f"{v:.3g}"),
-    ("supervised_tokens", "supervised tokens", lambda v: f"{v:d}"),
+    ("supervised_tokens", "supervised tokens", lambda v: f"{round(v):d}"),
     ("train_seconds", "train s", lambda v: f"{v:.1f}"),
     ("pad_fraction", "pad fraction", lambda v: f"{v:.3f}"),
     ("peak_memory_mb", "peak MB", lambda v: f"{v:.0f}"),

@@ -31,7 +31,7 @@ def verdicts(n_pass: int) -> list[dict]:
 def run(name: str, method: str, ratio: float, seed: int, n_pass: int, loss: float,
         **train) -> Experiment:
     facts = {"method": method, "ratio": ratio, "n_selected": int(100 * ratio),
-             "valid_loss": loss, "train_seconds": 10.0 + seed}
+             "valid_loss": loss, "train_seconds": 10.0 + seed, "supervised_tokens": 1000 + seed}
     return Experiment(name, facts, {"humaneval_plus": verdicts(n_pass)},
                       params=params(method, ratio, seed, **train))
 
@@ -134,5 +134,6 @@ def test_markdown_marks_seeds_spread_and_loss_sd(grid):
     assert runs[0].startswith("| experiment | seeds | method |")
     assert "| full | 3 | random | 1 |" in runs[2] and "| 4.6100 ± 0.0100 |" in runs[2]
     assert "| 4.7000 |" in runs[3]  # the seeds agree: no sd
+    assert "| 1001 |" in runs[2]  # a count's mean over seeds (1001.0) reads as a count
     single = compare(grid[:1] + grid[3:4], n_resamples=100)
     assert "seeds" not in run_table(single).splitlines()[0] and "Arms of" not in markdown(single)
