@@ -131,11 +131,12 @@ class IfdConfig:
     """The scorer: which model computes IFD/PPL (Superfiltering's weak-to-strong idea: a small
     real model scores, the trained model may be another) and how."""
 
-    model: str = "base"  # base (the trained model) | packaged name | .gguf file | hub id | dir
+    # base (the trained model) | a packaged name | a .gguf file | a hub id | a directory
+    model: str = "smollm2-135m-instruct"
     revision: str = "main"  # hub revision of `model`
-    template: str = ""  # the scorer's prompt format; "" = template.name (the training one)
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    alignment: bool = False  # also score how much the response predicts the instruction
+    template: str = "chat"  # the scorer's prompt format; "" = template.name (the training one)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # models.scorer_dtype
+    alignment: bool = True  # also score how much the response predicts the instruction
     variant: Literal["codesift", "cherry", "efficode"] = "codesift"  # see scoring.VARIANTS
     max_len: Annotated[int, Range(2)] = 512
     batch_tokens: Annotated[int, AT_LEAST_1] = 2048  # CPU optimum (bench/bench_ifd.py)
@@ -167,11 +168,11 @@ class SelectConfig:
     sample_num: Annotated[int, NON_NEGATIVE] = 0  # if > 0, overrides ratio
     seed: int = 0
     n_clusters: Annotated[int, AT_LEAST_1] = 10  # cdas, and the report's cluster histograms
-    ifd_max: Annotated[float, POSITIVE] = 1.0  # cdas/ifd_filtered/ifd_diverse drop IFD >= this
+    ifd_max: Annotated[float, POSITIVE] = 0.6  # cdas/ifd_filtered/ifd_diverse drop IFD >= this
     per_task: bool = False  # multi-task data: select within each task, the same share of each
     filters: list[Annotated[str, OneOf("filter")]] = field(default_factory=lambda: [
-        "ifd_max", "parses", "names"])  # applied in order before the method
-    alignment_max: Annotated[float, POSITIVE] = 0.4  # `alignment` drops a reverse IFD >= this
+        "ifd_max", "parses", "names", "alignment"])  # applied in order before the method
+    alignment_max: Annotated[float, POSITIVE] = 0.3  # `alignment` drops a reverse IFD >= this
     label_column: str = "quality"  # a column of the source data reported by label ("": none)
     flawed_labels: list[str] = field(default_factory=lambda: [
         "terse", "mismatched", "truncated", "noisy"])  # labels counted as flawed in the report

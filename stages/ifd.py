@@ -50,7 +50,7 @@ def resolve_shard(arg: str, num_shards: int) -> int:
 def main(args, p) -> None:
     from codesift.data.record import pair, scorable
     from codesift.io import atomic_path, read_jsonl, write_json, write_jsonl
-    from codesift.models import load_model, load_tokenizer
+    from codesift.models import load_model, load_tokenizer, scorer_dtype
     from codesift.scoring import VARIANTS, alignment_pair
     from codesift.templates import load_template
 
@@ -64,7 +64,8 @@ def main(args, p) -> None:
     pairs = [to_pair(template, tok, *pair(r)) if scorable(r) else ("", "")  # raw code: none
              for r in records]
     ids = [r["id"] for r in records]
-    model = load_model(args.model, cfg.dtype)
+    dtype = scorer_dtype(cfg.dtype)
+    model = load_model(args.model, dtype)
     rows, stats, log = _scored(model, tok, ids, pairs, cfg, args, shard, "ifd")
     logs = [log]
     if cfg.alignment:
@@ -79,7 +80,8 @@ def main(args, p) -> None:
         write_jsonl(tmp / "scores.jsonl", rows)
         write_json(tmp / "stats.json", {k: getattr(stats, k) for k in
                                         ("n_scored", "n_failed", "n_truncated", "tokens")})
-    write_json(metrics, {"shard": shard, "seconds": stats.seconds, "tokens": stats.tokens,
+    write_json(metrics, {"shard": shard, "dtype": str(model.dtype).removeprefix("torch."),
+                         "seconds": stats.seconds, "tokens": stats.tokens,
                          "n_resumed": stats.n_resumed,
                          "tokens_per_second": stats.tokens / max(stats.seconds, 1e-9)})
     for log in logs:
@@ -93,7 +95,7 @@ def _scored(model, tok, ids, pairs, cfg, args, shard: int, what: str):
     from codesift.scoring import score_resumable
 
     settings = {"what": what, "variant": cfg.variant, "max_len": cfg.max_len,
-                "dtype": cfg.dtype, "pack": cfg.pack, "batch_tokens": cfg.batch_tokens,
+                "dtype": str(model.dtype), "pack": cfg.pack, "batch_tokens": cfg.batch_tokens,
                 "chunk_size": cfg.chunk_size,
                 "records": [[i, *pr] for i, pr in zip(ids, pairs, strict=True)]}
     log = ChunkLog(f"{args.resume}/{what}-{shard}-of-{cfg.num_shards}.jsonl",

@@ -44,12 +44,12 @@ def warmed_up(args, p, samples, store):
 
     from codesift.io import atomic_path
     from codesift.less import warmup
-    from codesift.models import load_model
+    from codesift.models import load_model, scorer_dtype
     from codesift.selection.less import LessOptions
 
     cfg = p.select.options("less", LessOptions)
     torch.manual_seed(cfg.seed)
-    model = get_peft_model(load_model(args.model, p.ifd.dtype), LoraConfig(
+    model = get_peft_model(load_model(args.model, scorer_dtype(p.ifd.dtype)), LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=cfg.target_modules))
     saved = store.folder / "warmup.pt"
@@ -84,7 +84,7 @@ def compute(args, p):
         raise CodesiftError(f"{args.model}: no model there; select.method less needs the "
                             "scorer model (the scorer stage writes it)")
     from codesift.less import Projector, checkpoint_scales, features, load_checkpoint
-    from codesift.models import load_tokenizer
+    from codesift.models import load_tokenizer, scorer_dtype
     from codesift.templates import load_template
 
     tok = load_tokenizer(args.model)
@@ -97,7 +97,8 @@ def compute(args, p):
         raise CodesiftError(f"select.less.query: {cfg.query}: record {bad} cannot be encoded "
                             "(an empty field, or its prompt fills select.less.max_len)")
     store = ArrayChunks(f"{args.resume}/less", fingerprint([args.model], {
-        "dtype": p.ifd.dtype, "less": vars(cfg), "samples": samples, "queries": queries}))
+        "dtype": scorer_dtype(p.ifd.dtype), "less": vars(cfg), "samples": samples,
+        "queries": queries}))
     model, ckpts = warmed_up(args, p, samples, store)
     n_params = sum(x.numel() for x in model.parameters() if x.requires_grad)
     proj = Projector(n_params, cfg.proj_dim, cfg.seed)

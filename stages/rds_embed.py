@@ -34,7 +34,8 @@ def compute(args, p):
     if not (Path(args.model) / "config.json").is_file():
         raise CodesiftError(f"{args.model}: no model there; select.method rds needs the "
                             "scorer model (the scorer stage writes it)")
-    from codesift.models import load_model, load_tokenizer  # torch: only once inputs are fine
+    # torch: only once the inputs are fine
+    from codesift.models import load_model, load_tokenizer, scorer_dtype
     from codesift.representations import record_ids, representations
     from codesift.representations import representations_resumable as resumable
     from codesift.templates import load_template
@@ -44,10 +45,11 @@ def compute(args, p):
                              p.template.system)  # the scorer's format
     seqs = [record_ids(tok, template, r, cfg.max_len) for r in records]
     query_seqs = [record_ids(tok, template, r, cfg.max_len) for r in query]
+    dtype = scorer_dtype(p.ifd.dtype)
     store = ArrayChunks(f"{args.resume}/rds", fingerprint([args.model], {
-        "dtype": p.ifd.dtype, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
+        "dtype": dtype, "batch_tokens": cfg.batch_tokens, "chunk_size": cfg.chunk_size,
         "seqs": seqs}))
-    model = load_model(args.model, p.ifd.dtype)
+    model = load_model(args.model, dtype)
     reps, n_resumed = resumable(model, tok, seqs, cfg.batch_tokens, store, cfg.chunk_size)
     query_reps = representations(model, tok, query_seqs, cfg.batch_tokens)
     return reps, query_reps, ids, [r["id"] for r in query], n_resumed, store
