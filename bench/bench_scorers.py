@@ -1,9 +1,10 @@
 """Two scorers on the same records, in one process: do they rank IFD alike, and how fast is
 each? Spearman of their IFD, the overlap of their top 40% (what a top-IFD selection at ratio
 0.4 would share), and each one's tokens/s. Default: the bootstrap base and SmolLM2 in fp32.
-Add `smollm2-bf16=smollm2-135m-instruct:chat:bfloat16` to time bf16 (this machine's torch CPU
-build runs it about 12x slower than fp32, so keep --n small). bench_select_quality.py gives
-the same agreement over the whole pool.
+Add `smollm2-bf16=smollm2-135m-instruct:chat:bfloat16` to time bf16: 3.0x faster than fp32
+on a CPU with AVX512-BF16/AMX, emulated and ~6x slower without them (keep --n small there).
+models/scorer (the materialised SmolLM2 after make run) times what the ifd stage runs.
+bench_select_quality.py gives the same agreement over the whole pool.
 
     .venv/bin/python bench/bench_scorers.py --n 150      # after make run (models/base)
 

@@ -3,19 +3,18 @@ pool, with params.yaml's filter chain, with the scorer-free rule filters only (p
 and with none: the flawed share of each subset (the pool's planted `quality` labels) and each
 label's share, in one process.
 
-Scorers: `--scores NAME=FILE@PROFILE` reads IFD/alignment scores a pipeline wrote and judges
-them with `--params` merged with PROFILE's `select` (default: smollm2=data/scores/ifd.jsonl
-@configs/real-scorer.yaml, the scores of a run of that profile: about 36 min of scoring on 2
-cores); `--scorer NAME=MODEL_DIR:TEMPLATE` scores the pool here with `--params` as they are
-(the bootstrap base, models/base: about a minute). It also needs data/prepared/train.jsonl and
-data/embeddings. Only method, filters and ratio change. Last stdout line:
+Scorers: `--scores NAME=FILE[@PROFILE]` reads IFD/alignment scores a pipeline wrote and judges
+them with `--params` merged with PROFILE's `select` (default: smollm2=data/scores/ifd.jsonl,
+the embedded default's own SmolLM2 scores, judged by params.yaml as it is); `--scorer
+NAME=MODEL_DIR:TEMPLATE[@PROFILE]` scores the pool here, in fp32 (default: the bootstrap
+base, models/base, with configs/bootstrap-scorer.yaml's filters: about a minute). It also needs
+data/prepared/train.jsonl and data/embeddings. Only method, filters and ratio change. Last
+stdout line:
 {"<scorer>": {"pool": {...}, "select": {...}, "filtered": {"removed": [...], "<method>":
 {...}}, "rules": {...}, "unfiltered": {...}}, "agreement": {"<a> vs <b>": {"spearman": r,
 "top40_overlap": f}}, "seconds": s} (agreement: bench_scorers.py's, over the whole pool).
 
-    # in a workspace that reproduced configs/real-scorer.yaml (its params.yaml changed):
-    git show HEAD:params.yaml > /tmp/default-params.yaml
-    .venv/bin/python bench/bench_select_quality.py --params /tmp/default-params.yaml
+    .venv/bin/python bench/bench_select_quality.py      # after make run
 """
 
 from __future__ import annotations
@@ -113,7 +112,7 @@ def agreement_of(scorers: dict[str, list[dict]]) -> dict:
     return {f"{a} vs {b}": agreement(ifd[a], ifd[b]) for a, b in itertools.combinations(ifd, 2)}
 
 
-def scorer_runs(args, p, records) -> dict[str, tuple[list[dict], object]]:
+def scorer_runs(args, records) -> dict[str, tuple[list[dict], object]]:
     """name -> (scores, Params with the scorer's profile merged): each scorer is judged with
     the filter thresholds that suit its IFD scale (SmolLM2's IFD is ~0.3, the bootstrap's ~1)."""
     from codesift.check import check
@@ -125,7 +124,9 @@ def scorer_runs(args, p, records) -> dict[str, tuple[list[dict], object]]:
         runs[name] = (read_jsonl(path), check(args.params, profile or None, deep=False))
     for name, spec in (s.split("=", 1) for s in args.scorer):
         log(f"scoring the pool with {name} ({spec})")
-        runs[name] = (scored_here(spec, records, p), p)
+        model, _, profile = spec.partition("@")
+        params = check(args.params, profile or None, deep=False)
+        runs[name] = (scored_here(model, records, params), params)
     return runs
 
 
@@ -139,10 +140,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scores", nargs="*", metavar="NAME=FILE[@PROFILE]",
-                    default=["smollm2=data/scores/ifd.jsonl@configs/real-scorer.yaml"],
+                    default=["smollm2=data/scores/ifd.jsonl"],
                     help="score files a pipeline wrote, each judged with its profile's select")
-    ap.add_argument("--scorer", nargs="*", default=["bootstrap=models/base:alpaca"],
-                    metavar="NAME=DIR:TEMPLATE", help="models to score the pool with here")
+    ap.add_argument("--scorer", nargs="*",
+                    default=["bootstrap=models/base:alpaca@configs/bootstrap-scorer.yaml"],
+                    metavar="NAME=DIR:TEMPLATE[@PROFILE]", help="models to score the pool "
+                    "with here, each judged with its profile's select")
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--ratio", type=float, default=0.4)
     ap.add_argument("--data", default="data/prepared/train.jsonl")
@@ -154,7 +157,7 @@ def main() -> None:
     labels = record_labels(records, p.select.label_column, args.data)
     emb = np.load(f"{args.embeddings}/embeddings.npy")
     assert read_json(f"{args.embeddings}/ids.json") == [r["id"] for r in records]
-    runs = scorer_runs(args, p, records)
+    runs = scorer_runs(args, records)
     result: dict = {}
     for name, (scores, params) in runs.items():
         assert [s["id"] for s in scores] == [r["id"] for r in records], name

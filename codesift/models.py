@@ -52,12 +52,12 @@ def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-def cpu_has_bf16() -> bool:
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """AVX512-BF16 or AMX: the CPU multiplies bf16 natively (SmolLM2 scores 3.0x faster than
     in fp32 on such a machine); without them oneDNN emulates bf16, which ran 5.8x *slower*
     than fp32 on an AVX2-only machine (README: Scorers)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        flags = cpuinfo.read_text()
     except OSError:  # not Linux: assume no native bf16 rather than risk the slow path
         return False
     return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None

