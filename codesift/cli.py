@@ -10,6 +10,7 @@ parse. Anything else is a bug in codesift and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 from typing import NoReturn
@@ -17,6 +18,11 @@ from typing import NoReturn
 from codesift import CodesiftError
 
 EXIT_USER_ERROR = 2
+
+# bitsandbytes warns at import, on every CPU with AVX512-BF16, that its optional `kernels`
+# package (a hub download) is missing, then falls back to its own kernel: nothing a user can
+# act on offline, and a stray line before a one-line error.
+QUIET_LOGGERS = ("bitsandbytes.backends.cpu.ops",)
 
 
 def fail(message: str) -> NoReturn:
@@ -54,6 +60,8 @@ def _library_error(exc: BaseException) -> str | None:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Run the block; a user error ends the process with one line and exit code 2."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         yield
     except Exception as e:

@@ -19,7 +19,7 @@ def pool_files(n: int = 3, failed: bool = False, nan_row: int | None = None
     recs = [{"id": f"r{i}", "instruction": f"q{i}", "response": "a", "source": "x",
              "meta": {"quality": "good"}} for i in range(n)]
     score = {"ce_cond": 1.0, "ce_uncond": 2.0, "ifd": 0.5, "loss_ratio": 0.5, "ppl_cond": 2.7,
-             "n_answer_tokens": 3, "truncated": False, "error": None, "align": 0.5}
+             "n_answer_tokens": 3, "truncated": False, "error": None, "align": 0.2}
     if failed:
         score = {**{k: None for k in score}, "n_answer_tokens": 0, "truncated": False,
                  "error": "prompt alone has 9 tokens, max_len is 8"}

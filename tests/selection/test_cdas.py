@@ -5,7 +5,7 @@ from tests.helpers.pools import pick, three_clusters
 
 def test_cdas_takes_top_ifd_share_inside_each_cluster():
     pool = three_clusters()
-    picked = pick("cdas", pool, 27, n_clusters=3, cdas__n_init=3)
+    picked = pick("cdas", pool, 27, n_clusters=3, cdas__n_init=3, ifd_max=1.0)
     assert 5 not in picked and np.all(pool.ifd[picked] < 1.0)
     for c in range(3):
         members = np.arange(30 * c, 30 * (c + 1))

@@ -73,14 +73,14 @@ def test_asked_names_prefers_signatures_over_other_backticked_words():
 
 def test_ifd_max_drops_ifd_at_or_above_the_limit_and_unscored_records():
     pool = Pool(None, np.array([0.2, 0.99, 1.0, 1.7, np.nan]), np.ones(5))
-    assert run("ifd_max", [GOOD] * 5, pool) == [True, True, False, False, False]
+    assert run("ifd_max", [GOOD] * 5, pool, ifd_max=1.0) == [True, True, False, False, False]
     assert run("ifd_max", [GOOD] * 5, pool, ifd_max=0.5) == [True, False, False, False, False]
 
 
 def test_alignment_drops_responses_that_do_not_predict_their_instruction():
     pool = Pool(None, np.full(4, 0.5), np.ones(4), align=np.array([0.3, 0.89, 0.9, np.nan]))
     assert run("alignment", [GOOD] * 4, pool, alignment_max=0.9) == [True, True, False, False]
-    assert run("alignment", [GOOD] * 4, pool) == [True, False, False, False]  # default 0.4
+    assert run("alignment", [GOOD] * 4, pool, alignment_max=0.4) == [True, False, False, False]
     with pytest.raises(CodesiftError, match="ifd.alignment"):
         run("alignment", [GOOD] * 4)
 
@@ -90,7 +90,7 @@ def test_the_chain_counts_what_each_filter_removed_by_label():
     labels = ["good", "truncated", "mismatched", "terse", "good"]
     pool = Pool(None, np.array([0.3, 0.4, 0.5, 1.2, 0.6]), np.ones(5),
                 align=np.array([0.2, 0.3, 0.95, 0.4, 0.5]))
-    cfg = SelectConfig(alignment_max=0.9)
+    cfg = SelectConfig(ifd_max=1.0, alignment_max=0.9)
     kept, report = apply_filters(["ifd_max", "parses", "names", "alignment"], records, pool,
                                  cfg, labels)
     assert kept.tolist() == [0, 4]

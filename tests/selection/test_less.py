@@ -127,8 +127,10 @@ def _stage(tmp_path, model: str, query: str = "valid.jsonl"):
     import sys
 
     from tests.conftest import ROOT
+    from tests.helpers.params import tiny_scorer
 
-    params = (ROOT / "params.yaml").read_text().replace("  method: cdas ", "  method: less ", 1)
+    params = tiny_scorer((ROOT / "params.yaml").read_text()).replace(
+        "  method: cdas ", "  method: less ", 1)
     for old, new in (("query: data/prepared/valid.jsonl  # query records (prepared JSONL; ids "
                       "never in the pool)\n    warmup_share: 0.05", f"query: {query}\n    "
                       "warmup_share: 0.5"), ("grad_accum: 32", "grad_accum: 2"),

@@ -16,6 +16,7 @@ from codesift.representations import representations_resumable as resumable
 from codesift.selection import Pool
 from codesift.selection.rds import round_robin
 from tests.conftest import ROOT
+from tests.helpers.params import tiny_scorer
 from tests.helpers.pools import pick
 
 
@@ -100,8 +101,8 @@ def _records(prefix: str, n: int) -> str:
 
 
 def _stage(tmp_path, model: str, method: str = "rds", query: str = "valid.jsonl"):
-    params = (ROOT / "params.yaml").read_text().replace("  method: cdas ", f"  method: {method} ",
-                                                        1)
+    params = tiny_scorer((ROOT / "params.yaml").read_text()).replace(
+        "  method: cdas ", f"  method: {method} ", 1)
     params = params.replace("query: data/prepared/valid.jsonl", f"query: {query}", 1)
     (tmp_path / "params.yaml").write_text(params)
     argv = [sys.executable, "-m", "stages.rds_embed", "--model", model, "--data", "train.jsonl",

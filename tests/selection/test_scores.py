@@ -7,7 +7,7 @@ from tests.helpers.pools import pick, random_pool, three_clusters
 
 def test_ifd_filtered_and_ppl_pick_the_highest_scores():
     pool = three_clusters()
-    top = pick("ifd_filtered", pool, 10)
+    top = pick("ifd_filtered", pool, 10, ifd_max=1.0)
     valid = np.flatnonzero(np.isfinite(pool.ifd) & (pool.ifd < 1))
     assert set(top) == set(valid[np.argsort(-pool.ifd[valid])[:10]])
     assert set(pick("ppl", pool, 5)) == set(np.argsort(-pool.ppl)[:5])

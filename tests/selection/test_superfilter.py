@@ -77,9 +77,12 @@ def test_superfilter_filters_by_ifd_then_spreads_over_the_candidates():
                           rng.uniform(0.1, 0.5, 20)])
     ifd[[0, 1]] = [1.5, np.nan]  # not candidates: IFD >= 1, a scoring failure
     pool = Pool(embeddings=x, ifd=ifd, ppl=np.ones(40))
-    picked = pick("superfilter", pool, 2, superfilter__ifd_share=0.5)  # 20 candidates: a, b
+    picked = pick("superfilter", pool, 2, superfilter__ifd_share=0.5,  # 20 candidates: a, b
+                  ifd_max=1.0)
     assert len(picked) == 2 and (picked < 10).sum() == 1 and (picked >= 10).sum() == 1
     assert not set(picked) & {0, 1}
-    many = pick("superfilter", pool, 30, superfilter__ifd_share=0.1)  # n > the share: n kept
+    many = pick("superfilter", pool, 30, superfilter__ifd_share=0.1,  # n > the share: n kept
+                ifd_max=1.0)
     assert len(many) == 30 and not set(many) & {0, 1}
-    assert set(pick("superfilter", pool, 8, superfilter__ifd_share=0.2)) == set(range(2, 10))
+    assert set(pick("superfilter", pool, 8, superfilter__ifd_share=0.2, ifd_max=1.0)) == \
+        set(range(2, 10))
