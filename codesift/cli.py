@@ -19,10 +19,11 @@ from codesift import CodesiftError
 
 EXIT_USER_ERROR = 2
 
-# bitsandbytes warns at import, on every CPU with AVX512-BF16, that its optional `kernels`
-# package (a hub download) is missing, then falls back to its own kernel: nothing a user can
-# act on offline, and a stray line before a one-line error.
-QUIET_LOGGERS = ("bitsandbytes.backends.cpu.ops",)
+# bitsandbytes warns at import (PEFT imports it), on every CPU with AVX512-BF16, that its
+# optional `kernels` package (a hub download) is missing, then falls back to its own kernel:
+# nothing a user can act on offline, and a stray line before a one-line error. Every CLI and
+# stage runs inside user_errors(), so this is the one place that quiets it.
+QUIET_LOGGERS = ("bitsandbytes",)
 
 
 def fail(message: str) -> NoReturn:

@@ -33,7 +33,6 @@ def run(main: Callable, doc: str, paths: dict[str, str],
         add_args(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # CPU kernel notice, harmless
     with user_errors():
         from codesift.config import load
 

@@ -129,8 +129,7 @@ def _stage(tmp_path, model: str, query: str = "valid.jsonl"):
     from tests.conftest import ROOT
     from tests.helpers.params import tiny_scorer
 
-    params = tiny_scorer((ROOT / "params.yaml").read_text()).replace(
-        "  method: cdas ", "  method: less ", 1)
+    params = (ROOT / "params.yaml").read_text().replace("  method: cdas ", "  method: less ", 1)
     for old, new in (("query: data/prepared/valid.jsonl  # query records (prepared JSONL; ids "
                       "never in the pool)\n    warmup_share: 0.05", f"query: {query}\n    "
                       "warmup_share: 0.5"), ("grad_accum: 32", "grad_accum: 2"),
@@ -139,6 +138,7 @@ def _stage(tmp_path, model: str, query: str = "valid.jsonl"):
         assert old in params, old
         params = params.replace(old, new, 1)
     (tmp_path / "params.yaml").write_text(params)
+    tiny_scorer(tmp_path / "params.yaml")
     argv = [sys.executable, "-m", "stages.less_grads", "--model", model, "--data", "train.jsonl",
             "--templates", str(ROOT / "templates"), "--out", "less", "--metrics", "m.json",
             "--resume", "resume"]

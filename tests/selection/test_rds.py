@@ -101,10 +101,11 @@ def _records(prefix: str, n: int) -> str:
 
 
 def _stage(tmp_path, model: str, method: str = "rds", query: str = "valid.jsonl"):
-    params = tiny_scorer((ROOT / "params.yaml").read_text()).replace(
-        "  method: cdas ", f"  method: {method} ", 1)
+    params = (ROOT / "params.yaml").read_text().replace("  method: cdas ", f"  method: {method} ",
+                                                        1)
     params = params.replace("query: data/prepared/valid.jsonl", f"query: {query}", 1)
     (tmp_path / "params.yaml").write_text(params)
+    tiny_scorer(tmp_path / "params.yaml")
     argv = [sys.executable, "-m", "stages.rds_embed", "--model", model, "--data", "train.jsonl",
             "--templates", str(ROOT / "templates"), "--out", "rds", "--metrics", "m.json",
             "--resume", "resume"]
